@@ -1,0 +1,1 @@
+"""Offline trace tools: `trace.collapse`, `trace.summary`, `trace.diff`, `trace.ftrace`."""
