@@ -1,0 +1,33 @@
+"""Shared paths and decompressed fixture text for the analysis tests."""
+
+from __future__ import annotations
+
+import functools
+import lzma
+from pathlib import Path
+
+import pytest
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
+PERF = FIXTURES / "perf"
+SYNTHETIC = PERF / "synthetic"
+FTRACE = FIXTURES / "ftrace"
+TRACES = ("bridge-64", "loopback-64")
+
+
+@functools.cache
+def trace_bytes(name: str) -> bytes:
+    """The decompressed text of `<name>.perf.txt.xz`."""
+    return lzma.decompress((PERF / f"{name}.perf.txt.xz").read_bytes())
+
+
+@pytest.fixture
+def plain_trace(tmp_path: Path):
+    """Write a fixture trace decompressed into tmp_path and return its path."""
+
+    def write(name: str) -> Path:
+        path = tmp_path / f"{name}.perf.txt"
+        path.write_bytes(trace_bytes(name))
+        return path
+
+    return write
