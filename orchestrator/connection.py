@@ -6,14 +6,43 @@ Everything that touches a host goes through a `Connection`. Unit tests replace i
 Commands are given either as a sequence of arguments (each quoted with `shlex.quote`, so
 values from data are never interpreted by a shell) or as one string of shell text (the
 `shell` module's case, written by the playbook author).
+
+How a command reaches the host (`wire_command`): the text runs under `/bin/sh -c` (Ansible's
+`shell` default, the same whatever the login shell), inside `timeout -k` when it has a
+timeout (GNU timeout signals the whole process group, so children die with it), inside
+`sudo` for `sudo` (so the timeout runs as root and can kill root's processes). A
+`CommandResult` keeps only the caller's text: never the wrappers, never a password.
+
+`connect(host)` picks `SSHConnection` (Fabric/paramiko) or `LocalConnection` (subprocess)
+from `ansible_connection`. Host keys follow `host_key_policy`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import fcntl
+import getpass
+import hashlib
+import io
+import logging
+import os
+import re
+import shlex
+import signal
+import socket
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
+
+import fabric
+import invoke
+import paramiko
+from paramiko.hostkeys import HostKeyEntry
 
 from orchestrator.errors import NetmatrixError
 from orchestrator.host import Host
@@ -97,3 +126,649 @@ class Connection(Protocol):
     def get(self, remote: str, local: Path | str) -> TransferResult: ...
 
     def close(self) -> None: ...
+
+
+log = logging.getLogger(__name__)
+
+KILL_AFTER = 5
+"""Seconds `timeout` waits after SIGTERM before it sends SIGKILL."""
+
+TRANSPORT_GRACE = 10
+"""Seconds beyond a command's timeout (and KILL_AFTER) before the client gives up on it too."""
+
+TransferHook = Callable[[str, str], None]
+"""`hook(direction, path)`: a test seam called between a transfer and its verification."""
+
+
+# --------------------------------------------------------------------------- command text
+
+
+def command_text(command: Command) -> str:
+    """The shell text a command becomes: a sequence is quoted argument by argument."""
+    if isinstance(command, str):
+        return command
+    args = [str(arg) for arg in command]
+    if not args:
+        raise ValueError("empty command")
+    return shlex.join(args)
+
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _seconds(value: float) -> str:
+    """`timeout`'s duration argument: plain decimal, no exponent."""
+    return f"{value:.3f}".rstrip("0").rstrip(".") or "0"
+
+
+def wire_command(
+    text: str,
+    *,
+    timeout: float | None = None,
+    env: Mapping[str, str] | None = None,
+    sudo: Sequence[str] | None = None,
+) -> str:
+    """The full shell text sent to the host for `text` (see the module docstring).
+
+    Environment values are exported inside the command (quoted), because sshd drops
+    variables it was not told to accept and sudo resets the environment.
+    """
+    inner = text
+    if env:
+        for name in env:
+            if not _ENV_NAME.fullmatch(name):
+                raise ValueError(f"invalid environment variable name {name!r}")
+        exports = " ".join(f"{name}={shlex.quote(str(value))}" for name, value in env.items())
+        inner = f"export {exports}; {text}"
+    argv = ["/bin/sh", "-c", inner]
+    if timeout is not None:
+        if timeout <= 0:
+            raise ValueError(f"timeout must be positive, not {timeout}")
+        argv = ["timeout", "-k", str(KILL_AFTER), _seconds(timeout), *argv]
+    if sudo:
+        argv = [*sudo, "--", *argv]
+    return shlex.join(argv)
+
+
+def _timed_out(rc: int, elapsed: float, timeout: float | None) -> bool:
+    # timeout(1) exits 124 after SIGTERM worked, 137 after it had to SIGKILL; a command
+    # that exits 124 by itself before its deadline is not a timeout.
+    return timeout is not None and rc in (124, 137) and elapsed >= timeout * 0.98
+
+
+def _checked(host: Host, result: CommandResult, check: bool) -> CommandResult:
+    if check and not result.ok:
+        raise CommandFailed(host.name, result)
+    return result
+
+
+def _timeout_error(host: Host, text: str, timeout: float | None) -> CommandTimeout:
+    first = text.strip().splitlines()[0] if text.strip() else text
+    if len(first) > 80:
+        first = first[:77] + "..."
+    return CommandTimeout(f"{host.name}: `{first}` ran longer than {timeout:g}s and was stopped")
+
+
+def sha256_file(path: Path | str) -> tuple[str, int]:
+    """(hex digest, size in bytes) of a local file, read in chunks."""
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as stream:
+        while chunk := stream.read(1 << 20):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def _temp_name(final: str) -> str:
+    """A sibling of `final` (same directory, so the rename is atomic) no one else uses."""
+    head, _, base = final.rpartition("/")
+    name = f".{base}.netmatrix-{uuid.uuid4().hex[:12]}.tmp"
+    return f"{head}/{name}" if head or final.startswith("/") else name
+
+
+def _truthy(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() not in ("", "0", "false", "no", "off", "n", "f")
+    return bool(value)
+
+
+class _SudoMixin:
+    """Decides how `sudo` wraps a command for the login user; asks the host at most once."""
+
+    host: Host
+    _sudo_prefix: list[str] | bool | None = False  # False: not decided yet
+
+    def _is_root(self) -> bool:
+        raise NotImplementedError
+
+    def _raw_rc(self, text: str) -> int:
+        raise NotImplementedError
+
+    def _sudo(self) -> tuple[list[str] | None, str | None]:
+        """(sudo argv prefix or None when already root, password to feed on stdin)."""
+        if self._sudo_prefix is False:
+            if self._is_root():
+                self._sudo_prefix = None
+            elif self.host.become_password is None or self._raw_rc("sudo -n true") == 0:
+                # Passwordless sudo: never send a password a NOPASSWD rule would not read
+                # (it would end up on the command's stdin).
+                self._sudo_prefix = ["sudo", "-n"]
+            else:
+                # -k: ignore cached credentials so sudo always reads the password line.
+                self._sudo_prefix = ["sudo", "-k", "-S", "-p", ""]
+        prefix = self._sudo_prefix
+        password = self.host.become_password if prefix and "-S" in prefix else None
+        return prefix, password
+
+
+# --------------------------------------------------------------------------- host keys
+
+
+class _RecordNewKeys(paramiko.MissingHostKeyPolicy):
+    """Trust on first use: accept an unknown key and append it to netmatrix's known_hosts."""
+
+    _lock = threading.Lock()
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: Any) -> None:
+        client.get_host_keys().add(hostname, key.get_name(), key)
+        line = HostKeyEntry([hostname], key).to_line()
+        # Append under a lock (threads) and flock (processes): rewriting the file, as
+        # paramiko's AutoAddPolicy does, would lose keys recorded concurrently.
+        with self._lock, open(self.path, "a") as stream:
+            fcntl.flock(stream, fcntl.LOCK_EX)
+            stream.write(line)
+        log.info("%s: recorded new %s host key in %s", hostname, key.get_name(), self.path)
+
+
+class _WarnAndAccept(paramiko.MissingHostKeyPolicy):
+    """Accept an unknown key for this connection only, saying so."""
+
+    def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: Any) -> None:
+        client.get_host_keys().add(hostname, key.get_name(), key)
+        log.warning(
+            "%s: accepting unknown %s host key %s without recording it "
+            "(set netmatrix_known_hosts to record keys, host_key_checking: false to skip checks)",
+            hostname,
+            key.get_name(),
+            key.fingerprint,
+        )
+
+
+def host_key_policy(client: paramiko.SSHClient, host: Host) -> None:
+    """Configure `client`'s host-key checking for `host`. The whole policy, for now:
+
+    - `host_key_checking: false` — no checking: nothing is loaded, any key is accepted.
+    - otherwise keys in `~/.ssh/known_hosts` and in the file named by `netmatrix_known_hosts`
+      are verified, and a different key refuses the connection (`BadHostKeyException`).
+      An unknown key is accepted and appended to `netmatrix_known_hosts` when that is set
+      (trust on first use), else accepted for this connection with a warning.
+
+    Refusing unknown keys outright is left to a later, security-focused policy.
+    """
+    if not _truthy(host.vars.get("host_key_checking", True)):
+        client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
+        return
+    client.load_system_host_keys()  # a missing ~/.ssh/known_hosts is fine
+    known = host.vars.get("netmatrix_known_hosts")
+    if known:
+        path = Path(str(known)).expanduser()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(exist_ok=True)
+        client.load_host_keys(str(path))
+        client.set_missing_host_key_policy(_RecordNewKeys(path))
+    else:
+        client.set_missing_host_key_policy(_WarnAndAccept())
+
+
+# --------------------------------------------------------------------------- connect
+
+
+class MissingKeyFile(UnreachableError):
+    """`ansible_ssh_private_key_file` names a file that does not exist."""
+
+
+def connect(
+    host: Host,
+    *,
+    connect_timeout: float = 10,
+    retries: int = 3,
+    backoff: float = 0.5,
+) -> Connection:
+    """An open connection to `host`: local for `ansible_connection: local`, else SSH.
+
+    SSH connection attempts that fail for network reasons are retried `retries` times,
+    waiting `backoff`, 2×`backoff`, 4×`backoff`… seconds in between. Authentication and
+    host-key failures are not retried: trying again cannot fix them.
+
+    Raises:
+        UnreachableError: the host could not be reached; one line naming host:port and why.
+    """
+    if host.connection == "local":
+        return LocalConnection(host)
+    if host.connection not in ("ssh", "paramiko", "smart"):
+        raise UnreachableError(
+            f"{host.name}: unsupported ansible_connection {host.connection!r} "
+            "(netmatrix speaks ssh and local)"
+        )
+    return _connect_ssh(host, connect_timeout=connect_timeout, retries=retries, backoff=backoff)
+
+
+def _fabric_connection(host: Host, connect_timeout: float) -> fabric.Connection:
+    """A not-yet-open Fabric connection configured only from the inventory.
+
+    SSH config files are ignored on purpose: the inventory is the one source of truth.
+    """
+    connect_kwargs: dict[str, Any] = {
+        "timeout": connect_timeout,
+        "banner_timeout": connect_timeout,
+        "auth_timeout": connect_timeout,
+    }
+    if host.key_file:
+        # An explicit key means exactly that key: no agent, no ~/.ssh/id_* guessing.
+        connect_kwargs.update(
+            key_filename=str(Path(host.key_file).expanduser()),
+            look_for_keys=False,
+            allow_agent=False,
+        )
+    password = host.vars.get("ansible_password") or host.vars.get("ansible_ssh_pass")
+    if password:
+        connect_kwargs["password"] = str(password)
+    config = fabric.Config(
+        lazy=True,
+        ssh_config=paramiko.SSHConfig(),
+        overrides={"run": {"encoding": "utf-8"}, "load_ssh_configs": False},
+    )
+    conn = fabric.Connection(
+        host=host.address,
+        user=host.user,
+        port=host.port,
+        config=config,
+        connect_kwargs=connect_kwargs,
+    )
+    host_key_policy(conn.client, host)
+    return conn
+
+
+def _where(host: Host) -> str:
+    if host.name == host.address:
+        return f"{host.address}:{host.port}"
+    return f"{host.name} ({host.address}:{host.port})"
+
+
+def _reason(error: BaseException, connect_timeout: float) -> str:
+    if isinstance(error, paramiko.ssh_exception.NoValidConnectionsError):
+        codes = {getattr(e, "errno", None) for e in error.errors.values()}
+        if codes and codes <= {111, 61}:  # ECONNREFUSED on Linux, macOS
+            return "connection refused"
+    if isinstance(error, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(error, TimeoutError | socket.timeout):
+        return f"timed out after {connect_timeout:g}s"
+    if isinstance(error, socket.gaierror):
+        return f"cannot resolve address ({error.strerror})"
+    text = " ".join(str(error).split()) or type(error).__name__
+    return text
+
+
+def _connect_ssh(
+    host: Host,
+    *,
+    connect_timeout: float,
+    retries: int,
+    backoff: float,
+    open_connection: Callable[[Host, float], fabric.Connection] = _fabric_connection,
+    sleep: Callable[[float], None] = time.sleep,
+) -> SSHConnection:
+    where = _where(host)
+    if host.key_file and not Path(host.key_file).expanduser().is_file():
+        raise MissingKeyFile(
+            f"{where}: ansible_ssh_private_key_file {host.key_file} does not exist"
+        )
+    attempts = max(0, retries) + 1
+    last: BaseException | None = None
+    for attempt in range(attempts):
+        if attempt:
+            sleep(backoff * 2 ** (attempt - 1))
+        conn = open_connection(host, connect_timeout)
+        try:
+            conn.open()
+        except paramiko.AuthenticationException as error:
+            conn.close()
+            user = conn.user or "?"
+            raise UnreachableError(
+                f"{where}: authentication failed for user {user}: {_reason(error, 0)}"
+            ) from None
+        except paramiko.BadHostKeyException as error:
+            conn.close()
+            raise UnreachableError(
+                f"{where}: host key differs from the known one "
+                f"({error.key.get_name()} {error.key.fingerprint}); "
+                "someone may be intercepting, or the host was reinstalled"
+            ) from None
+        except (OSError, EOFError, paramiko.SSHException) as error:
+            conn.close()
+            last = error
+            log.debug("%s: connect attempt %d/%d failed: %s", where, attempt + 1, attempts, error)
+            continue
+        return SSHConnection(host, conn)
+    assert last is not None
+    tries = "1 attempt" if attempts == 1 else f"{attempts} attempts"
+    raise UnreachableError(f"{where}: {_reason(last, connect_timeout)} ({tries})")
+
+
+# --------------------------------------------------------------------------- SSH
+
+
+class SSHConnection(_SudoMixin):
+    """A `Connection` over an open Fabric connection."""
+
+    def __init__(self, host: Host, conn: fabric.Connection) -> None:
+        self.host = host
+        self._conn = conn
+        self._sftp_client: paramiko.SFTPClient | None = None
+        self._sudo_prefix = False
+        #: Test seam: called as `hook("put", remote_temp)` after an upload or
+        #: `hook("get", local_temp)` after a download, before the checksums are compared.
+        self.before_verify: TransferHook | None = None
+        transport = conn.transport
+        if transport is not None:
+            transport.set_keepalive(30)
+
+    @property
+    def user(self) -> str:
+        return self._conn.user or getpass.getuser()
+
+    def _is_root(self) -> bool:
+        return self.user == "root"
+
+    def _raw_rc(self, text: str) -> int:
+        return self._execute(text, wire_command(text, timeout=30), 30, None).rc
+
+    def run(
+        self,
+        command: Command,
+        *,
+        timeout: float | None = None,
+        check: bool = False,
+        stdin: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> CommandResult:
+        text = command_text(command)
+        wire = wire_command(text, timeout=timeout, env=env)
+        return _checked(self.host, self._execute(text, wire, timeout, stdin), check)
+
+    def sudo(
+        self,
+        command: Command,
+        *,
+        timeout: float | None = None,
+        check: bool = False,
+        stdin: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> CommandResult:
+        text = command_text(command)
+        prefix, password = self._sudo()
+        wire = wire_command(text, timeout=timeout, env=env, sudo=prefix)
+        if password is not None:
+            stdin = password + "\n" + (stdin or "")
+        return _checked(self.host, self._execute(text, wire, timeout, stdin), check)
+
+    def _execute(
+        self, text: str, wire: str, timeout: float | None, stdin: str | None
+    ) -> CommandResult:
+        log.debug("%s: run %s", self.host.name, text)
+        client_timeout = None if timeout is None else timeout + KILL_AFTER + TRANSPORT_GRACE
+        started = time.monotonic()
+        try:
+            # An empty stream rather than none: the remote side must see end-of-file, or a
+            # command that reads stdin would wait forever.
+            result = self._conn.run(
+                wire,
+                warn=True,
+                hide=True,
+                pty=False,
+                in_stream=io.StringIO(stdin or ""),
+                timeout=client_timeout,
+            )
+        except invoke.CommandTimedOut:
+            raise _timeout_error(self.host, text, timeout) from None
+        except invoke.ThreadException as error:  # an I/O thread died: the channel broke
+            inner = error.exceptions[0].value if error.exceptions else error
+            raise UnreachableError(
+                f"{_where(self.host)}: connection lost: {_reason(inner, 0)}"
+            ) from None
+        except (OSError, EOFError, paramiko.SSHException) as error:
+            raise UnreachableError(
+                f"{_where(self.host)}: connection lost: {_reason(error, 0)}"
+            ) from None
+        elapsed = time.monotonic() - started
+        if _timed_out(result.return_code, elapsed, timeout):
+            raise _timeout_error(self.host, text, timeout)
+        return CommandResult(
+            command=text, rc=result.return_code, stdout=result.stdout, stderr=result.stderr
+        )
+
+    def _sftp(self) -> paramiko.SFTPClient:
+        if self._sftp_client is None:
+            self._sftp_client = self._conn.sftp()
+        return self._sftp_client
+
+    def _remote_sha256(self, path: str) -> str:
+        result = self.run(["sha256sum", "--", path])
+        words = result.stdout.split()
+        if not result.ok or not words or not re.fullmatch(r"[0-9a-f]{64}", words[0]):
+            detail = (result.stderr or result.stdout).strip() or f"exit {result.rc}"
+            raise TransferError(f"{self.host.name}: sha256sum {path} failed: {detail}")
+        return words[0]
+
+    def put(self, local: Path | str, remote: str, *, mode: int | None = None) -> TransferResult:
+        """Upload to a temporary sibling, verify its sha256 on the host, then rename."""
+        local = Path(local)
+        if not local.is_file():
+            raise TransferError(f"{self.host.name}: put {local}: no such local file")
+        digest, size = sha256_file(local)
+        temp = _temp_name(remote)
+        sftp = self._sftp()
+        try:
+            sftp.put(str(local), temp, confirm=True)
+            if mode is not None:
+                sftp.chmod(temp, mode)
+            if self.before_verify is not None:
+                self.before_verify("put", temp)
+            remote_digest = self._remote_sha256(temp)
+            if remote_digest != digest:
+                raise TransferError(
+                    f"{self.host.name}: put {local} -> {remote}: sha256 mismatch "
+                    f"(local {digest[:12]}…, remote {remote_digest[:12]}…)"
+                )
+            try:
+                sftp.posix_rename(temp, remote)
+            except OSError:  # server without the posix-rename extension
+                self.run(["mv", "-f", "--", temp, remote], check=True)
+        except BaseException as error:
+            with contextlib.suppress(OSError, paramiko.SSHException):
+                sftp.remove(temp)
+            if isinstance(error, OSError):
+                raise TransferError(f"{self.host.name}: put {local} -> {remote}: {error}") from None
+            raise
+        return TransferResult(str(local), remote, digest, size)
+
+    def get(self, remote: str, local: Path | str) -> TransferResult:
+        """Hash on the host, download to a temporary sibling, verify, then rename."""
+        local = Path(local)
+        remote_digest = self._remote_sha256(remote)
+        local.parent.mkdir(parents=True, exist_ok=True)
+        temp = Path(_temp_name(str(local)))
+        try:
+            self._sftp().get(remote, str(temp))
+            if self.before_verify is not None:
+                self.before_verify("get", str(temp))
+            digest, size = sha256_file(temp)
+            if digest != remote_digest:
+                raise TransferError(
+                    f"{self.host.name}: get {remote} -> {local}: sha256 mismatch "
+                    f"(remote {remote_digest[:12]}…, local {digest[:12]}…)"
+                )
+            os.replace(temp, local)
+        except BaseException as error:
+            temp.unlink(missing_ok=True)
+            if isinstance(error, OSError):
+                raise TransferError(f"{self.host.name}: get {remote} -> {local}: {error}") from None
+            raise
+        return TransferResult(remote, str(local), digest, size)
+
+    def close(self) -> None:
+        if self._sftp_client is not None:
+            with contextlib.suppress(Exception):
+                self._sftp_client.close()
+            self._sftp_client = None
+        self._conn.close()
+
+    def __enter__(self) -> SSHConnection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# --------------------------------------------------------------------------- local
+
+
+class LocalConnection(_SudoMixin):
+    """A `Connection` to the controller itself (`ansible_connection: local`).
+
+    Same command text and semantics as SSH; the command runs in its own session, so on a
+    timeout its whole process group is killed even if `timeout(1)` could not do it.
+    """
+
+    def __init__(self, host: Host) -> None:
+        self.host = host
+        self._sudo_prefix = False
+        #: Test seam, as on `SSHConnection`.
+        self.before_verify: TransferHook | None = None
+
+    def _is_root(self) -> bool:
+        return os.geteuid() == 0
+
+    def _raw_rc(self, text: str) -> int:
+        return self._execute(text, wire_command(text, timeout=30), 30, None).rc
+
+    def run(
+        self,
+        command: Command,
+        *,
+        timeout: float | None = None,
+        check: bool = False,
+        stdin: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> CommandResult:
+        text = command_text(command)
+        wire = wire_command(text, timeout=timeout, env=env)
+        return _checked(self.host, self._execute(text, wire, timeout, stdin), check)
+
+    def sudo(
+        self,
+        command: Command,
+        *,
+        timeout: float | None = None,
+        check: bool = False,
+        stdin: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> CommandResult:
+        text = command_text(command)
+        prefix, password = self._sudo()
+        wire = wire_command(text, timeout=timeout, env=env, sudo=prefix)
+        if password is not None:
+            stdin = password + "\n" + (stdin or "")
+        return _checked(self.host, self._execute(text, wire, timeout, stdin), check)
+
+    def _execute(
+        self, text: str, wire: str, timeout: float | None, stdin: str | None
+    ) -> CommandResult:
+        log.debug("%s: run %s", self.host.name, text)
+        client_timeout = None if timeout is None else timeout + KILL_AFTER + TRANSPORT_GRACE
+        started = time.monotonic()
+        proc = subprocess.Popen(
+            ["/bin/sh", "-c", wire],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+        try:
+            out, err = proc.communicate((stdin or "").encode(), timeout=client_timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            raise _timeout_error(self.host, text, timeout) from None
+        except BaseException:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            raise
+        elapsed = time.monotonic() - started
+        if _timed_out(proc.returncode, elapsed, timeout):
+            raise _timeout_error(self.host, text, timeout)
+        return CommandResult(
+            command=text,
+            rc=proc.returncode,
+            stdout=out.decode("utf-8", "replace"),
+            stderr=err.decode("utf-8", "replace"),
+        )
+
+    def _copy_verified(self, source: Path, final: Path, direction: str, mode: int | None) -> str:
+        digest, _ = sha256_file(source)
+        temp = Path(_temp_name(str(final)))
+        try:
+            with open(source, "rb") as reader, open(temp, "wb") as writer:
+                while chunk := reader.read(1 << 20):
+                    writer.write(chunk)
+            if mode is not None:
+                os.chmod(temp, mode)
+            if self.before_verify is not None:
+                self.before_verify(direction, str(temp))
+            copied, _ = sha256_file(temp)
+            if copied != digest:
+                raise TransferError(
+                    f"{self.host.name}: {direction} {source} -> {final}: sha256 mismatch "
+                    f"(source {digest[:12]}…, copy {copied[:12]}…)"
+                )
+            os.replace(temp, final)
+        except BaseException as error:
+            temp.unlink(missing_ok=True)
+            if isinstance(error, OSError):
+                raise TransferError(
+                    f"{self.host.name}: {direction} {source} -> {final}: {error}"
+                ) from None
+            raise
+        return digest
+
+    def put(self, local: Path | str, remote: str, *, mode: int | None = None) -> TransferResult:
+        source = Path(local)
+        if not source.is_file():
+            raise TransferError(f"{self.host.name}: put {source}: no such local file")
+        digest = self._copy_verified(source, Path(remote), "put", mode)
+        return TransferResult(str(source), remote, digest, Path(remote).stat().st_size)
+
+    def get(self, remote: str, local: Path | str) -> TransferResult:
+        source = Path(remote)
+        if not source.is_file():
+            raise TransferError(f"{self.host.name}: get {remote}: no such file")
+        target = Path(local)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        digest = self._copy_verified(source, target, "get", None)
+        return TransferResult(remote, str(target), digest, target.stat().st_size)
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> LocalConnection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

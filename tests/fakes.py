@@ -94,3 +94,111 @@ class FakeConnection:
 def fake(rules: Sequence[tuple[str, Answer]] = (), **host_vars: object) -> FakeConnection:
     """A FakeConnection on a host named `fake` with the given variables and rules."""
     return FakeConnection(host=Host("fake", dict(host_vars)), rules=list(rules))
+
+
+# --- helpers for the playbook engine and task modules ----------------------------------------
+
+
+@dataclass
+class FakeFilesystem:
+    """A small stateful filesystem behind a FakeConnection, for file-like task modules.
+
+    File contents live in the connection's `files` (so `put` lands there too); directories,
+    modes and owners live here. It answers the commands the modules send, given as quoted
+    argument sequences: stat, sha256sum, cat, cp, rm, mkdir, touch, chmod, chown, chgrp.
+    A second run of a module against it sees what the first one left.
+    """
+
+    conn: FakeConnection
+    dirs: set[str] = field(default_factory=lambda: {"/", "/tmp", "/etc", "/etc/sysctl.d"})
+    meta: dict[str, list] = field(default_factory=dict)  # path -> [mode, owner, group]
+
+    COMMANDS = ("stat", "sha256sum", "cat", "cp", "rm", "mkdir", "touch", "chmod", "chown", "chgrp")
+
+    def install(self) -> FakeConnection:
+        """Add this filesystem's rule to the connection (after any rules already there)."""
+        self.conn.on(rf"^({'|'.join(self.COMMANDS)})( |$)", self._answer)
+        return self.conn
+
+    def write(self, path: str, data: bytes | str, mode: int = 0o644, owner: str = "root"):
+        """Put a file on the fake host, as if it had been there before the test."""
+        self.conn.files[path] = data.encode() if isinstance(data, str) else data
+        self.meta[path] = [mode, owner, owner]
+
+    def mode(self, path: str) -> int:
+        return self.meta[path][0]
+
+    def _stat(self, path: str) -> tuple[int, str, str]:
+        if path in self.dirs:
+            mode, owner, group = self.meta.get(path, [0o755, "root", "root"])
+            return 0, f"directory|{mode:o}|{owner}|{group}\n", ""
+        if path in self.conn.files:
+            mode, owner, group = self.meta.setdefault(path, [0o644, "root", "root"])
+            kind = "regular file" if self.conn.files[path] else "regular empty file"
+            return 0, f"{kind}|{mode:o}|{owner}|{group}\n", ""
+        return 1, "", f"stat: cannot statx '{path}': No such file or directory"
+
+    def _answer(self, text: str) -> tuple[int, str, str]:
+        argv = shlex.split(text)
+        command, args = argv[0], [a for a in argv[1:] if a != "--"]
+        files = self.conn.files
+        missing = (1, "", f"{command}: No such file or directory")
+        if command == "stat":
+            return self._stat(args[-1])
+        if command == "sha256sum":
+            path = args[-1]
+            if path not in files:
+                return missing
+            return 0, f"{hashlib.sha256(files[path]).hexdigest()}  {path}\n", ""
+        if command == "cat":
+            path = args[-1]
+            return (0, files[path].decode(), "") if path in files else missing
+        if command == "cp":
+            source, dest = args[-2], args[-1]
+            if source not in files:
+                return missing
+            files[dest] = files[source]
+            self.meta.setdefault(dest, [0o644, "root", "root"])
+            return 0, "", ""
+        if command == "rm":
+            path = args[-1]
+            for name in [f for f in files if f == path or f.startswith(path.rstrip("/") + "/")]:
+                del files[name]
+            self.dirs = {d for d in self.dirs if d != path and not d.startswith(path + "/")}
+            return 0, "", ""
+        if command == "mkdir":
+            path = args[-1]
+            while path not in ("", "/"):
+                self.dirs.add(path)
+                path = path.rsplit("/", 1)[0]
+            return 0, "", ""
+        if command == "touch":
+            files.setdefault(args[-1], b"")
+            self.meta.setdefault(args[-1], [0o644, "root", "root"])
+            return 0, "", ""
+        path = args[-1]
+        if path not in files and path not in self.dirs:
+            return missing
+        entry = self.meta.setdefault(path, [0o755 if path in self.dirs else 0o644, "root", "root"])
+        if command == "chmod":
+            entry[0] = int(args[0], 8)
+        elif command == "chown":
+            entry[1] = args[0]
+        else:
+            entry[2] = args[0]
+        return 0, "", ""
+
+
+@dataclass
+class FakeClock:
+    """Time that passes only when something sleeps: for wait loops without waiting."""
+
+    now: float = 0.0
+    sleeps: list[float] = field(default_factory=list)
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+    def clock(self) -> float:
+        return self.now

@@ -1,0 +1,45 @@
+# The README's two commands live here: `make demo` and `make test`.
+# Both install what is missing (Debian packages with apt, the Python environment in .venv)
+# and skip what is already there, so a second run starts at once.
+
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+UV_VERSION := 0.13.8
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+
+# Debian packages the tests and the demo need on the controller.
+SYSTEM_PACKAGES := openssh-server openssh-client docker.io iptables linux-perf debootstrap \
+	vagrant xz-utils iproute2 procps sudo ca-certificates python3-venv
+
+.PHONY: demo test unit integration lint system venv clean
+
+demo: system venv
+	$(VENV)/bin/invoke demo
+
+test: system venv
+	bash scripts/run-tests.sh
+
+unit: venv
+	$(VENV)/bin/pytest tests/unit -q
+
+integration: system venv
+	$(VENV)/bin/pytest tests/integration -q
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+system:
+	@bash scripts/install-system-packages.sh $(SYSTEM_PACKAGES)
+
+venv: $(VENV)/.synced
+
+# Re-synced only when the dependency declaration or the lock changes.
+$(VENV)/.synced: pyproject.toml uv.lock
+	@test -x $(VENV)/bin/uv || { python3 -m venv $(VENV) && $(VENV)/bin/pip install -q uv==$(UV_VERSION); }
+	$(VENV)/bin/uv sync --frozen --inexact --quiet
+	@touch $@
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

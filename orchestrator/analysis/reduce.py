@@ -1,0 +1,58 @@
+"""The reduction of one traced run, computed where the trace is (on the lab host).
+
+A run's `perf script` text is tens to hundreds of MB; what the database keeps of it is a few
+kB: records per event and per device, inclusive sample counts of kernel functions, and the
+folded stacks (gzip). Running this next to the trace means only that crosses the network.
+The module runs stand-alone (standard library only) from the zipapp `hosttools` builds:
+`python3 netmatrix-reduce.pyz TRACE --out reduction.json --folded folded.txt.gz`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import sys
+from pathlib import Path
+
+from orchestrator.analysis.folding import collapse
+from orchestrator.analysis.perfscript import ParseStats, read_records
+from orchestrator.analysis.summary import summarize
+
+
+def reduce_trace(trace: Path, folded_out: Path | None = None) -> dict[str, object]:
+    """Summarise `trace` (one pass) and, if asked, write its folded stacks (a second pass)."""
+    stats = ParseStats()
+    summary = summarize(read_records(trace, stats), stats)
+    functions = {name: count for (name, kernel), count in summary.functions.items() if kernel}
+    if folded_out is not None:
+        folded = collapse(trace)
+        with gzip.open(folded_out, "wb", compresslevel=6) as out:
+            folded.write(out)
+    return {
+        "records": summary.records,
+        "unreadable_lines": stats.unreadable,
+        "events": dict(summary.events),
+        "devices": dict(summary.devices),
+        "processes": dict(summary.processes),
+        "functions": functions,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry of the zipapp."""
+    parser = argparse.ArgumentParser(prog="netmatrix-reduce", description=__doc__)
+    parser.add_argument("trace", type=Path, help="perf script text (plain, .gz or .xz)")
+    parser.add_argument("--out", type=Path, required=True, help="reduction JSON to write")
+    parser.add_argument("--folded", type=Path, help="folded stacks to write (gzip)")
+    args = parser.parse_args(argv)
+    if not args.trace.is_file():
+        print(f"netmatrix-reduce: {args.trace}: no such file", file=sys.stderr)
+        return 2
+    reduction = reduce_trace(args.trace, args.folded)
+    args.out.write_text(json.dumps(reduction, sort_keys=True) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

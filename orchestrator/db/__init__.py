@@ -1,0 +1,1 @@
+"""The results database: models, sessions and migrations, and the repository of all queries."""

@@ -1,0 +1,59 @@
+"""Alembic from inside netmatrix: a database is brought to the newest schema when opened.
+
+The migrations live next to the package (`migrations/` in the repository), so `invoke` and
+the `netmatrix` script find them wherever they are started from.
+"""
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine
+
+import orchestrator
+from orchestrator.errors import NetmatrixError
+
+MIGRATIONS = Path(orchestrator.__file__).parent.parent / "migrations"
+
+
+def alembic_config(connection: Connection) -> Config:
+    """An Alembic configuration that migrates through `connection` (see `migrations/env.py`)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+def head_revision() -> str | None:
+    """The newest revision this netmatrix knows."""
+    return ScriptDirectory(str(MIGRATIONS)).get_current_head()
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The revision the database is at; None when it has no schema yet."""
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def upgrade(engine: Engine) -> None:
+    """Bring the schema to the newest revision, doing nothing when it is there already.
+
+    The upgrade runs in one transaction (on SQLite, `BEGIN IMMEDIATE`): two netmatrix started
+    at once on a new database migrate it once, the second waiting for the first.
+    """
+    if current_revision(engine) == head_revision():
+        return
+    with engine.begin() as connection:
+        command.upgrade(alembic_config(connection), "head")
+
+
+def require_current(engine: Engine) -> None:
+    """Refuse a database whose schema is not the newest: it cannot be migrated read-only."""
+    current, head = current_revision(engine), head_revision()
+    if current != head:
+        raise NetmatrixError(
+            f"database {engine.url.render_as_string(hide_password=True)} is at schema revision "
+            f"{current or 'none'}, this netmatrix needs {head}: run `invoke db.upgrade`"
+        )

@@ -1,0 +1,496 @@
+"""Every query netmatrix makes, as typed functions over an open Database.
+
+Each function is one transaction. A run is findable from the moment it starts (`start_run`
+commits at once) and its results are stored together or not at all (`finish_run`), so a crash
+loses at most the run in progress, which `mark_stale_runs_interrupted` then marks. Values are
+bound parameters only; the user's own SQL (`execute_read_only`) runs on a read-only database.
+
+Of the runs of one cell and repetition only the newest counts: starting a run supersedes the
+earlier ones, and `supersede_cell_runs` supersedes a whole cell before it is run again.
+"""
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from types import MappingProxyType
+from typing import Any
+
+from sqlalchemy import Integer, cast, exists, func, insert, select, text, update
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+from orchestrator.db.metrics import EVENTS, LOST_EVENTS, MBPS, MBPS_TRACED, MSGS_PER_S, RECORDS
+from orchestrator.db.models import (
+    Artifact,
+    Base,
+    Campaign,
+    Cell,
+    DeviceCount,
+    EventCount,
+    FunctionCount,
+    HostSnapshot,
+    Metric,
+    Run,
+    RunStatus,
+)
+from orchestrator.db.session import Database
+from orchestrator.errors import NetmatrixError
+
+# What resume skips. An unsupported mode stays unsupported on the same kernel, so trying it
+# again on every resume would only cost a setup; `rerun --cell` tries it again on purpose.
+DONE = (RunStatus.OK, RunStatus.UNSUPPORTED)
+FINAL = frozenset({RunStatus.OK, RunStatus.FAILED, RunStatus.UNSUPPORTED, RunStatus.INTERRUPTED})
+INTERRUPTED = "interrupted: netmatrix stopped before the run finished"
+SNAPSHOT_COLUMNS = ("cpus", "mem_mb", "docker_version", "perf_version")
+
+ArtifactEntry = tuple[str, str, str, int]
+"""An artifact of a run: kind, path relative to the results directory, sha256, size in bytes."""
+
+EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+@dataclass(frozen=True)
+class CampaignRef:
+    """A stored campaign, as the other queries take it."""
+
+    id: int
+    name: str
+    spec_hash: str
+
+
+@dataclass(frozen=True)
+class CellRef:
+    """A stored cell, as `start_run` takes it."""
+
+    id: int
+    key: str
+
+
+@dataclass(frozen=True)
+class SnapshotRef:
+    """A stored host snapshot; runs started with it record its kernel as the one they ran on."""
+
+    id: int
+    host: str
+    kernel: str
+
+
+@dataclass(frozen=True)
+class RunRow:
+    """One line of `results.runs`. `messages` is messages per second in the plain phase."""
+
+    run_id: str
+    campaign: str
+    cell: str
+    host: str
+    kernel: str
+    mode: str
+    size: int
+    proto: str
+    repetition: int
+    status: str
+    mbps: float | None
+    mbps_traced: float | None
+    messages: float | None
+    events: int | None
+    lost_events: int | None
+    error: str | None
+
+
+@dataclass(frozen=True)
+class FunctionCounts:
+    """Samples per kernel function over a mode's current ok runs, their records and number."""
+
+    samples: Mapping[str, int]
+    records: int
+    runs: int
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    """What a user's SQL statement returned."""
+
+    columns: tuple[str, ...]
+    rows: tuple[tuple[Any, ...], ...]
+
+
+def get_or_create_campaign(
+    db: Database, name: str, spec_text: str, spec_hash: str, version: str, commit: str | None
+) -> CampaignRef:
+    """The campaign of this spec, created on first use: resume finds it by name and hash."""
+    with db.transaction() as session:
+        campaign = session.scalar(
+            select(Campaign).where(Campaign.name == name, Campaign.spec_hash == spec_hash)
+        )
+        if campaign is None:
+            campaign = Campaign(
+                name=name,
+                spec_text=spec_text,
+                spec_hash=spec_hash,
+                version=version,
+                git_commit=commit,
+                created_at=_now(),
+            )
+            session.add(campaign)
+            session.flush()
+        return CampaignRef(campaign.id, campaign.name, campaign.spec_hash)
+
+
+def find_campaign(db: Database, name: str | None = None) -> CampaignRef:
+    """The newest campaign called `name` (of any name when None), for the results tasks."""
+    statement = select(Campaign).order_by(Campaign.created_at.desc(), Campaign.id.desc())
+    with db.transaction() as session:
+        campaign = session.scalar(
+            statement if name is None else statement.where(Campaign.name == name)
+        )
+        if campaign is None:
+            known = sorted(set(session.scalars(select(Campaign.name))))
+            raise NetmatrixError(
+                f"no campaign named {name}; the database has: {', '.join(known) or 'none'}"
+                if name is not None
+                else "the database has no campaign yet: run `invoke matrix` first"
+            )
+        return CampaignRef(campaign.id, campaign.name, campaign.spec_hash)
+
+
+def record_host_snapshot(db: Database, host: str, facts: Mapping[str, Any]) -> SnapshotRef:
+    """Store a host's facts as they are now, all of them as JSON and the main ones as columns.
+
+    Args:
+        host: the inventory name.
+        facts: `HostFacts.as_dict()` of `orchestrator.facts`; `kernel_release` is required.
+    """
+    kernel = facts.get("kernel_release")
+    if not kernel:
+        raise NetmatrixError(f"the facts of {host} have no kernel release")
+    distro = facts.get("distro") or {}
+    with db.transaction() as session:
+        snapshot = HostSnapshot(
+            host=host,
+            kernel=kernel,
+            distro=distro.get("pretty_name"),
+            facts=dict(facts),
+            taken_at=_now(),
+            **{column: facts.get(column) for column in SNAPSHOT_COLUMNS},
+        )
+        session.add(snapshot)
+        session.flush()
+        return SnapshotRef(snapshot.id, host, kernel)
+
+
+def get_or_create_cell(
+    db: Database,
+    campaign: CampaignRef,
+    key: str,
+    mode: str,
+    size: int,
+    proto: str,
+    host: str,
+    kernel: str,
+) -> CellRef:
+    """The cell `key` of the campaign, created on first use.
+
+    A stored cell whose attributes differ (the host now runs another kernel) is refused:
+    resuming it would mix runs of two kernels under one key.
+    """
+    wanted = {"mode": mode, "size": size, "proto": proto, "host": host, "kernel": kernel}
+    with db.transaction() as session:
+        cell = session.scalar(select(Cell).where(Cell.campaign_id == campaign.id, Cell.key == key))
+        if cell is None:
+            cell = Cell(campaign_id=campaign.id, key=key, **wanted)
+            session.add(cell)
+            session.flush()
+        changed = [name for name, value in wanted.items() if getattr(cell, name) != value]
+        if changed:
+            stored = ", ".join(f"{name}={getattr(cell, name)}" for name in changed)
+            now = ", ".join(f"{name}={wanted[name]}" for name in changed)
+            raise NetmatrixError(
+                f"cell {key} of campaign {campaign.name} was measured with {stored}, now {now}: "
+                "put the difference in the cell key or start a new campaign"
+            )
+        return CellRef(cell.id, cell.key)
+
+
+def start_run(db: Database, cell: CellRef, repetition: int, snapshot: SnapshotRef) -> str:
+    """Record a run as `running`, committed at once, and return its global id.
+
+    Earlier runs of the same cell and repetition are superseded by this one.
+    """
+    run_id = str(uuid.uuid4())
+    with db.transaction() as session:
+        session.add(
+            Run(
+                global_id=run_id,
+                cell_id=cell.id,
+                repetition=repetition,
+                status=RunStatus.RUNNING,
+                started_at=_now(),
+                host_snapshot_id=snapshot.id,
+                kernel=snapshot.kernel,
+            )
+        )
+        session.flush()
+        session.execute(
+            update(Run)
+            .where(
+                Run.cell_id == cell.id,
+                Run.repetition == repetition,
+                Run.superseded_by.is_(None),
+                Run.global_id != run_id,
+            )
+            .values(superseded=True, superseded_by=run_id)
+            .execution_options(synchronize_session=False)
+        )
+    return run_id
+
+
+def finish_run(
+    db: Database,
+    run_id: str,
+    status: RunStatus,
+    *,
+    error: str | None = None,
+    metrics: Mapping[str, tuple[float, str]] = EMPTY,
+    event_counts: Mapping[str, int] = EMPTY,
+    device_counts: Mapping[str, int] = EMPTY,
+    function_counts: Mapping[str, int] = EMPTY,
+    artifacts: Sequence[ArtifactEntry] = (),
+) -> None:
+    """Store how a running run ended and everything it measured, in one transaction.
+
+    Args:
+        run_id: the global id `start_run` returned.
+        status: ok, failed, unsupported or interrupted.
+        error: why it failed, or the kernel's message for an unsupported mode.
+        metrics: name -> (value, unit), under the names of `orchestrator.db.metrics`; with
+            `records`, the number of trace records the function counts come from.
+        event_counts: trace event -> records; device_counts: device -> records;
+        function_counts: kernel function -> samples.
+        artifacts: the run's files; an ok run has at least one.
+    """
+    if status not in FINAL:
+        raise ValueError(f"a run cannot finish as {status}")
+    if status == RunStatus.OK and not artifacts:
+        raise ValueError(f"run {run_id} is ok but stores no artifacts")
+    with db.transaction() as session:
+        run = session.scalar(select(Run).where(Run.global_id == run_id))
+        if run is None:
+            raise ValueError(f"no run {run_id} in the database")
+        if run.status != RunStatus.RUNNING:
+            raise NetmatrixError(
+                f"run {run_id} is {run.status}, no longer running: another netmatrix marked it"
+            )
+        run.status = status
+        run.error = error
+        run.finished_at = _now()
+        _insert(
+            session,
+            Metric,
+            [
+                {"run_id": run.id, "name": name, "value": value, "unit": unit}
+                for name, (value, unit) in metrics.items()
+            ],
+        )
+        for model, key, value, counts in (
+            (EventCount, "event", "count", event_counts),
+            (DeviceCount, "device", "count", device_counts),
+            (FunctionCount, "function", "samples", function_counts),
+        ):
+            _insert(
+                session,
+                model,
+                [{"run_id": run.id, key: name, value: number} for name, number in counts.items()],
+            )
+        _insert(
+            session,
+            Artifact,
+            [
+                {"run_id": run.id, "kind": kind, "path": path, "sha256": sha256, "bytes": size}
+                for kind, path, sha256, size in artifacts
+            ],
+        )
+
+
+def mark_stale_runs_interrupted(db: Database, campaign: CampaignRef) -> int:
+    """Mark the campaign's `running` runs `interrupted` (at start-up, after Ctrl-C).
+
+    Returns:
+        How many runs were marked.
+    """
+    with db.transaction() as session:
+        result = session.execute(
+            update(Run)
+            .where(
+                Run.status == RunStatus.RUNNING,
+                Run.cell_id.in_(select(Cell.id).where(Cell.campaign_id == campaign.id)),
+            )
+            .values(
+                status=RunStatus.INTERRUPTED,
+                finished_at=_now(),
+                error=func.coalesce(Run.error, INTERRUPTED),
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return result.rowcount  # type: ignore[attr-defined]
+
+
+def completed_runs(db: Database, campaign: CampaignRef) -> set[tuple[str, int]]:
+    """The (cell key, repetition) pairs resume skips: current runs that are ok or unsupported."""
+    with db.transaction() as session:
+        rows = session.execute(
+            select(Cell.key, Run.repetition)
+            .join(Cell, Run.cell_id == Cell.id)
+            .where(Cell.campaign_id == campaign.id, Run.status.in_(DONE), ~Run.superseded)
+        )
+        return {(key, repetition) for key, repetition in rows}
+
+
+def supersede_cell_runs(
+    db: Database, campaign: CampaignRef, cell_key: str, host: str | None = None
+) -> int:
+    """Mark superseded every current run of the matching cells, before they are run again.
+
+    Args:
+        cell_key: a whole cell key or some of its `name=value` pairs (`mode=bridge,size=1400`).
+        host: only the cells of this host.
+
+    Returns:
+        How many runs were superseded.
+    """
+    wanted = set(cell_key.split(","))
+    with db.transaction() as session:
+        cells = session.execute(
+            select(Cell.id, Cell.key, Cell.host).where(Cell.campaign_id == campaign.id)
+        )
+        ids = [
+            cell_id
+            for cell_id, key, cell_host in cells
+            if wanted <= set(key.split(",")) and host in (None, cell_host)
+        ]
+        result = session.execute(
+            update(Run)
+            .where(Run.cell_id.in_(ids), ~Run.superseded)
+            .values(superseded=True)
+            .execution_options(synchronize_session=False)
+        )
+        return result.rowcount  # type: ignore[attr-defined]
+
+
+def runs_rows(db: Database, campaign: CampaignRef | None = None) -> list[RunRow]:
+    """Every run (of one campaign, or all), superseded ones too, in the order they were planned."""
+    statement = (
+        select(
+            Run.global_id.label("run_id"),
+            Campaign.name.label("campaign"),
+            Cell.key.label("cell"),
+            Cell.host,
+            Run.kernel,
+            Cell.mode,
+            Cell.size,
+            Cell.proto,
+            Run.repetition,
+            Run.status,
+            _metric(MBPS).label("mbps"),
+            _metric(MBPS_TRACED).label("mbps_traced"),
+            _metric(MSGS_PER_S).label("messages"),
+            cast(_metric(EVENTS), Integer).label("events"),
+            cast(_metric(LOST_EVENTS), Integer).label("lost_events"),
+            Run.error,
+        )
+        .join(Cell, Run.cell_id == Cell.id)
+        .join(Campaign, Cell.campaign_id == Campaign.id)
+        .order_by(Campaign.id, Cell.id, Run.repetition, Run.id)
+    )
+    if campaign is not None:
+        statement = statement.where(Campaign.id == campaign.id)
+    with db.transaction() as session:
+        return [RunRow(**row._mapping) for row in session.execute(statement)]
+
+
+def latest_function_counts(
+    db: Database, campaign: CampaignRef, mode: str, host: str | None = None
+) -> FunctionCounts:
+    """Function samples summed over the current ok runs of a mode, for the baseline diff."""
+    runs = (
+        select(Run.id)
+        .join(Cell, Run.cell_id == Cell.id)
+        .where(
+            Cell.campaign_id == campaign.id,
+            Cell.mode == mode,
+            Run.status == RunStatus.OK,
+            ~Run.superseded,
+        )
+    )
+    if host is not None:
+        runs = runs.where(Cell.host == host)
+    with db.transaction() as session:
+        samples = session.execute(
+            select(FunctionCount.function, func.sum(FunctionCount.samples))
+            .where(FunctionCount.run_id.in_(runs))
+            .group_by(FunctionCount.function)
+        )
+        records = session.scalar(
+            select(func.sum(Metric.value)).where(Metric.run_id.in_(runs), Metric.name == RECORDS)
+        )
+        count = session.scalar(select(func.count()).select_from(runs.subquery()))
+        return FunctionCounts(
+            samples={function: int(total) for function, total in samples},
+            records=int(records or 0),
+            runs=count or 0,
+        )
+
+
+def integrity_check(db: Database) -> list[str]:
+    """What is wrong with the database: SQLite's own checks, then ok runs without artifacts."""
+    problems = []
+    with db.transaction() as session:
+        if db.engine.dialect.name == "sqlite":
+            problems += [
+                f"integrity: {message}"
+                for (message,) in session.execute(text("PRAGMA integrity_check"))
+                if message != "ok"
+            ]
+            problems += [
+                f"{table} row {rowid} refers to a missing {parent} row"
+                for table, rowid, parent, _ in session.execute(text("PRAGMA foreign_key_check"))
+            ]
+        problems += [
+            f"run {run_id} is ok but has no artifacts"
+            for run_id in session.scalars(
+                select(Run.global_id).where(
+                    Run.status == RunStatus.OK, ~exists().where(Artifact.run_id == Run.id)
+                )
+            )
+        ]
+    return problems
+
+
+def execute_read_only(db: Database, statement: str) -> QueryResult:
+    """Run the user's own SQL (`results.sql`) as written, on a database opened read-only."""
+    if not db.read_only:
+        raise ValueError("the user's SQL runs only on a database opened with read_only=True")
+    try:
+        with db.transaction() as session:
+            result = session.connection().exec_driver_sql(statement)
+            if not result.returns_rows:
+                return QueryResult((), ())
+            return QueryResult(tuple(result.keys()), tuple(tuple(row) for row in result))
+    except DBAPIError as error:
+        raise NetmatrixError(f"SQL error: {error.orig}") from None
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _metric(name: str) -> Any:
+    """The value of metric `name` of the run in the enclosing query (None when absent)."""
+    return (
+        select(Metric.value).where(Metric.run_id == Run.id, Metric.name == name).scalar_subquery()
+    )
+
+
+def _insert(session: Session, model: type[Base], rows: list[dict[str, Any]]) -> None:
+    if rows:
+        session.execute(insert(model), rows)

@@ -1,0 +1,380 @@
+"""A whole matrix: hosts and facts, cells, plan, lanes in parallel, one transaction per run.
+
+Order of work: load and validate the spec; select hosts; gather facts (the kernel axis); refuse
+hosts that cannot do the experiment (no Docker, no perf: "run invoke provision"); plan what is
+left (resume skips runs already ok for this spec); then run each hardware lane in its own
+thread. Ctrl-C stops every lane: the runs in flight are torn down on their hosts and recorded
+`interrupted`, and the next `invoke matrix` redoes only those.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import threading
+import uuid
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from orchestrator import __version__
+from orchestrator.artifacts import run_dir
+from orchestrator.connection import Connection, UnreachableError, connect
+from orchestrator.db import repository
+from orchestrator.db.models import RunStatus
+from orchestrator.db.session import Database, open_database
+from orchestrator.errors import NetmatrixError
+from orchestrator.experiment import modes, run
+from orchestrator.experiment.cells import (
+    Cell,
+    PlannedRun,
+    RunKey,
+    expand,
+    parse_cell_selector,
+    select_cells,
+)
+from orchestrator.experiment.hosttools import install_host_files
+from orchestrator.experiment.kernels import choose_kernel
+from orchestrator.experiment.progress import MatrixProgress
+from orchestrator.experiment.schedule import Lane, Plan, plan
+from orchestrator.experiment.spec import Spec, load_spec, spec_hash
+from orchestrator.facts import gather_hosts
+from orchestrator.host import Host
+from orchestrator.inventory import load_inventory
+
+log = logging.getLogger(__name__)
+
+RESULTS_DIR = Path(os.environ.get("NETMATRIX_RESULTS", "results"))
+
+
+@dataclass(frozen=True)
+class MatrixOptions:
+    """What `invoke matrix` and `invoke rerun` were asked to do."""
+
+    spec_path: Path
+    hosts: str
+    inventory: Path = Path("inventories/lab.yml")
+    resume: bool = True
+    dry_run: bool = False
+    cell: str | None = None
+    repetitions: int | None = None
+    keep_script: bool = False
+    results: Path = RESULTS_DIR
+
+
+@dataclass(frozen=True)
+class MatrixResult:
+    """How a matrix ended: the campaign and the number of runs per status."""
+
+    campaign: str
+    counts: dict[str, int]
+    interrupted: bool = False
+
+
+@dataclass(frozen=True)
+class LabHost:
+    """A selected host with what the matrix learned about it."""
+
+    host: Host
+    facts: dict[str, Any]
+    kernel: str
+
+
+def run_matrix(options: MatrixOptions, progress_stream=None) -> MatrixResult:
+    """Run (or with `dry_run`, plan) a matrix; see the module docstring for the order."""
+    spec = load_spec(options.spec_path)
+    if options.repetitions is not None:
+        spec = _with_repetitions(spec, options.repetitions)
+    hosts = _select_hosts(options)
+    lab = _gather(hosts, spec)
+    cells = expand(spec, [(item.host, item.kernel) for item in lab])
+    if options.cell:
+        cells = select_cells(cells, parse_cell_selector(options.cell))
+    if options.dry_run:
+        print(plan(spec, cells, set(), [(i.host, i.kernel) for i in lab]).render())
+        return MatrixResult(spec.name, {})
+    with open_database() as db:
+        campaign = repository.get_or_create_campaign(
+            db, spec.name, options.spec_path.read_text(), spec_hash(spec), __version__, _commit()
+        )
+        repository.mark_stale_runs_interrupted(db, campaign)
+        if options.cell:
+            for cell in cells:
+                repository.supersede_cell_runs(db, campaign, cell.key)
+        done = (
+            {RunKey(key, rep) for key, rep in repository.completed_runs(db, campaign)}
+            if options.resume and not options.cell
+            else set()
+        )
+        the_plan = plan(spec, cells, done, [(item.host, item.kernel) for item in lab])
+        return _execute(db, campaign, spec, the_plan, lab, options, progress_stream)
+
+
+def _with_repetitions(spec: Spec, repetitions: int) -> Spec:
+    if not 1 <= repetitions <= 1000:
+        raise NetmatrixError(f"--repetitions: {repetitions} is out of range (1..1000)")
+    return replace(spec, repetitions=repetitions)
+
+
+def _select_hosts(options: MatrixOptions) -> list[Host]:
+    if not options.inventory.exists():
+        raise NetmatrixError(
+            f"{options.inventory}: no such inventory; bring a lab up with invoke lab.up "
+            "or pass --inventory"
+        )
+    return load_inventory(options.inventory).select(options.hosts or "all")
+
+
+def _gather(hosts: Sequence[Host], spec: Spec) -> list[LabHost]:
+    """Facts of every host, refusing those that cannot run this spec (one line each)."""
+    answers = gather_hosts(hosts)
+    problems = []
+    lab = []
+    for host in hosts:
+        answer = answers[host.name]
+        if isinstance(answer, NetmatrixError):
+            problems.append(f"{host.name}: {answer}")
+            continue
+        facts = answer.as_dict()
+        problems += _readiness_problems(host, facts, spec)
+        kernel = choose_kernel(host, facts["kernel_release"] or "?", spec.axes.kernel)
+        lab.append(LabHost(host, facts, kernel))
+    if problems:
+        raise NetmatrixError("; ".join(problems))
+    return lab
+
+
+def _readiness_problems(host: Host, facts: dict[str, Any], spec: Spec) -> list[str]:
+    missing = []
+    containers = any(modes.driver_for(mode).containers for mode in spec.axes.mode)
+    if containers and not facts.get("docker_version"):
+        missing.append("docker")
+    if "traced" in spec.phases and not facts.get("perf_version"):
+        missing.append("perf")
+    if "traced" in spec.phases and not (facts.get("tracefs") or {}).get("mounted"):
+        missing.append("tracefs")
+    if not missing:
+        return []
+    return [f"{host.name}: {', '.join(missing)} missing: run invoke provision --hosts {host.name}"]
+
+
+def _commit() -> str | None:
+    try:
+        found = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            cwd=Path(__file__).resolve().parents[2],
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return found.stdout.strip() or None
+
+
+class _Stop:
+    """Shared between lanes: set on Ctrl-C; in-flight runs are then interrupted."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.active: dict[str, run.RunRequest] = {}
+        self.lock = threading.Lock()
+
+
+def _execute(
+    db: Database,
+    campaign: repository.CampaignRef,
+    spec: Spec,
+    the_plan: Plan,
+    lab: Sequence[LabHost],
+    options: MatrixOptions,
+    progress_stream,
+) -> MatrixResult:
+    by_name = {item.host.name: item for item in lab}
+    stop = _Stop()
+    with MatrixProgress(the_plan.todo, stream=progress_stream) as progress:
+        progress.log(
+            f"campaign {spec.name}: {the_plan.todo} runs to do, {the_plan.done} already done"
+        )
+        snapshots = {
+            item.host.name: repository.record_host_snapshot(db, item.host.name, item.facts)
+            for item in lab
+        }
+
+        def lane_worker(lane: Lane) -> None:
+            _run_lane(db, campaign, spec, lane, by_name, snapshots, options, progress, stop)
+
+        pool = ThreadPoolExecutor(max_workers=max(1, len(the_plan.lanes)))
+        futures = [pool.submit(lane_worker, lane) for lane in the_plan.lanes]
+        try:
+            for future in futures:
+                future.result()
+        except KeyboardInterrupt:
+            progress.log("interrupted: tearing down the runs in flight")
+            stop.event.set()
+            _interrupt_active(stop, by_name)
+            pool.shutdown(wait=True)
+            progress.log(progress.recap())
+            return MatrixResult(spec.name, dict(progress.counts), interrupted=True)
+        pool.shutdown(wait=True)
+        progress.log(progress.recap())
+    return MatrixResult(spec.name, dict(progress.counts))
+
+
+def _interrupt_active(stop: _Stop, by_name: dict[str, LabHost]) -> None:
+    """Tear down in-flight runs from the main thread, which ends their remote commands."""
+    with stop.lock:
+        active = dict(stop.active)
+    for host_name, request in active.items():
+        try:
+            conn = connect(by_name[host_name].host, retries=1)
+        except NetmatrixError:
+            continue
+        try:
+            run.kill_run_processes(conn, request)
+        finally:
+            conn.close()
+
+
+def _run_lane(
+    db: Database,
+    campaign: repository.CampaignRef,
+    spec: Spec,
+    lane: Lane,
+    by_name: dict[str, LabHost],
+    snapshots: dict[str, repository.SnapshotRef],
+    options: MatrixOptions,
+    progress: MatrixProgress,
+    stop: _Stop,
+) -> None:
+    """The runs of one lane, one after another, each in its own transaction."""
+    connections: dict[str, Connection] = {}
+    unreachable: dict[str, str] = {}
+    try:
+        for planned in lane.runs:
+            if stop.event.is_set():
+                return
+            host = by_name[planned.cell.host]
+            _one_run(
+                db,
+                campaign,
+                spec,
+                planned,
+                host,
+                snapshots,
+                options,
+                progress,
+                stop,
+                connections,
+                unreachable,
+            )
+    finally:
+        for conn in connections.values():
+            conn.close()
+
+
+def _one_run(
+    db: Database,
+    campaign: repository.CampaignRef,
+    spec: Spec,
+    planned: PlannedRun,
+    host: LabHost,
+    snapshots: dict[str, repository.SnapshotRef],
+    options: MatrixOptions,
+    progress: MatrixProgress,
+    stop: _Stop,
+    connections: dict[str, Connection],
+    unreachable: dict[str, str],
+) -> None:
+    cell = planned.cell
+    name = host.host.name
+    cell_ref = repository.get_or_create_cell(
+        db, campaign, cell.key, cell.mode, cell.size, cell.proto, cell.host, cell.kernel
+    )
+    run_id = repository.start_run(db, cell_ref, planned.repetition, snapshots[name])
+    request = _request(spec, cell, planned.repetition, run_id, host, options, campaign)
+
+    def say(phase: str) -> None:
+        progress.phase(name, cell.key, planned.repetition, phase)
+
+    with stop.lock:
+        stop.active[name] = request
+    try:
+        if name in unreachable:
+            outcome = run.RunOutcome("failed", error=unreachable[name])
+        else:
+            outcome = _attempt(host, request, connections, say)
+    except UnreachableError as error:
+        unreachable[name] = f"unreachable: {error}"
+        connections.pop(name, None)
+        outcome = run.RunOutcome("failed", error=unreachable[name])
+    except NetmatrixError as error:
+        outcome = run.RunOutcome("failed", error=str(error))
+    except Exception as error:  # a bug must not cost the rest of an overnight matrix
+        log.exception("run %s rep %s on %s", cell.key, planned.repetition, name)
+        outcome = run.RunOutcome("failed", error=f"internal error: {error!r}")
+    finally:
+        with stop.lock:
+            stop.active.pop(name, None)
+    if stop.event.is_set() and outcome.status != "ok":
+        outcome = run.RunOutcome("interrupted", error="interrupted by the user (Ctrl-C)")
+    _store(db, run_id, outcome, options.results)
+    progress.finished(name, cell.key, planned.repetition, outcome.status, outcome.error)
+
+
+def _attempt(
+    host: LabHost,
+    request: run.RunRequest,
+    connections: dict[str, Connection],
+    say: Callable[[str], None],
+) -> run.RunOutcome:
+    conn = connections.get(host.host.name)
+    if conn is None:
+        conn = connections[host.host.name] = connect(host.host)
+        install_host_files(conn)
+    return run.execute(conn, request, say)
+
+
+def _request(
+    spec: Spec,
+    cell: Cell,
+    repetition: int,
+    run_id: str,
+    host: LabHost,
+    options: MatrixOptions,
+    campaign: repository.CampaignRef,
+) -> run.RunRequest:
+    variables = host.host.vars
+    return run.RunRequest(
+        spec=spec,
+        cell=cell,
+        repetition=repetition,
+        tag=run_id.split("-")[0] + uuid.uuid4().hex[:4],
+        facts=host.facts,
+        artifact_dir=run_dir(options.results, campaign.name, cell.key, repetition) / run_id,
+        lab_nic=variables.get("lab_nic") or host.facts.get("default_nic"),
+        subnet=str(variables.get("netmatrix_macvlan_subnet", modes.DEFAULT_MACVLAN_SUBNET)),
+        keep_script=options.keep_script,
+    )
+
+
+def _store(db: Database, run_id: str, outcome: run.RunOutcome, results: Path) -> None:
+    artifacts = [
+        (item.kind, os.path.relpath(item.path, results), item.sha256, item.bytes)
+        for item in outcome.artifacts
+    ]
+    repository.finish_run(
+        db,
+        run_id,
+        RunStatus(outcome.status),
+        error=outcome.error,
+        metrics=dict(outcome.metrics),
+        event_counts=dict(outcome.event_counts),
+        device_counts=dict(outcome.device_counts),
+        function_counts=dict(outcome.function_counts),
+        artifacts=artifacts,
+    )

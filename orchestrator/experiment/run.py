@@ -1,0 +1,343 @@
+"""One run: set the mode up, start the server, measure (plain, then traced), collect, tear down.
+
+Teardown is in `finally` and does not depend on how far set-up got: everything a run creates
+on the host carries the run's label or lives in the run's work directory, so removing "all of
+this run's things" is always correct, whether the run succeeded, failed or was interrupted
+(Ctrl-C raises KeyboardInterrupt through here; teardown runs, then it propagates).
+
+The traced phase runs `perf record -a … -- <client>`, then `perf script` and the reducer on
+the host, so only the reduction (a few kB) and, when asked, the compressed text come back.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import zlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from orchestrator.artifacts import Artifact, fetch_artifact, write_artifact
+from orchestrator.connection import CommandResult, Connection
+from orchestrator.errors import NetmatrixError
+from orchestrator.experiment import modes, tracing
+from orchestrator.experiment.cells import Cell
+from orchestrator.experiment.hosttools import REDUCER_PATH
+from orchestrator.experiment.spec import Spec
+
+REMOTE_WORK = "/var/tmp/netmatrix"
+READY_TIMEOUT = 15.0
+CLIENT_GRACE = 30.0
+
+
+class RunFailed(NetmatrixError):
+    """The run could not measure (server never ready, client error, trace lost)."""
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """Everything one run needs to know; `tag` names all it creates on the host."""
+
+    spec: Spec
+    cell: Cell
+    repetition: int
+    tag: str
+    facts: Mapping[str, Any]
+    artifact_dir: Path
+    lab_nic: str | None = None
+    subnet: str = modes.DEFAULT_MACVLAN_SUBNET
+    keep_script: bool = False
+
+    @property
+    def workdir(self) -> str:
+        return f"{REMOTE_WORK}/{self.tag}"
+
+    @property
+    def port(self) -> int:
+        """A port of this run's own, so a server left by a crashed run cannot answer it."""
+        return 20000 + zlib.crc32(self.tag.encode()) % 20000
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What a run produced, ready for `repository.finish_run`."""
+
+    status: str
+    error: str | None = None
+    metrics: Mapping[str, tuple[float, str]] = field(default_factory=dict)
+    event_counts: Mapping[str, int] = field(default_factory=dict)
+    device_counts: Mapping[str, int] = field(default_factory=dict)
+    function_counts: Mapping[str, int] = field(default_factory=dict)
+    artifacts: tuple[Artifact, ...] = ()
+
+
+def execute(conn: Connection, request: RunRequest, progress=None) -> RunOutcome:
+    """Run one repetition of one cell on `conn`'s host; never leaves anything behind."""
+    say = progress or (lambda phase: None)
+    driver = modes.driver_for(request.cell.mode)
+    try:
+        modes.check_kernel_support(driver, request.facts.get("netdev_types"))
+        say("set-up")
+        conn.sudo(["mkdir", "-p", request.workdir], check=True)
+        placement = modes.prepare(
+            conn, driver, request.tag, parent_nic=request.lab_nic, subnet=request.subnet
+        )
+        _start_server(conn, driver, placement, request)
+        target = modes.server_address(conn, driver, placement)
+        return _measure(conn, placement, request, target, say)
+    except modes.ModeUnsupported as refusal:
+        return RunOutcome(status="unsupported", error=str(refusal))
+    except NetmatrixError as error:
+        return RunOutcome(status="failed", error=str(error))
+    finally:
+        say("teardown")
+        _teardown(conn, request)
+
+
+def _measure(
+    conn: Connection, placement: modes.Placement, request: RunRequest, target: str, say
+) -> RunOutcome:
+    metrics: dict[str, tuple[float, str]] = {}
+    artifacts: list[Artifact] = []
+    reduction: dict[str, Any] = {}
+    client_args = _client_args(request, target)
+    client = modes.client_argv(placement, client_args)
+    timeout = request.spec.warmup + request.spec.duration + CLIENT_GRACE
+    for phase in request.spec.phases:
+        say(phase)
+        if phase == "plain":
+            result = conn.sudo(client, timeout=timeout)
+        else:
+            data = f"{request.workdir}/perf.data"
+            perf = tracing.PerfOptions(
+                request.spec.trace.perf.events,
+                request.spec.trace.perf.call_graph,
+                request.spec.trace.perf.period,
+            )
+            result = conn.sudo(tracing.record_argv(perf, data, client), timeout=timeout + 30)
+            tracing.check_perf_ran(result)
+        report = _client_report(result, phase)
+        artifacts.append(write_artifact(request.artifact_dir, f"client-{phase}.json", report))
+        metrics.update(_client_metrics(report, phase))
+        if phase == "traced":
+            recording = tracing.parse_recording(result.stderr)
+            say("perf script")
+            reduction, fetched = _reduce_on_host(conn, request)
+            artifacts += fetched
+            metrics["lost_events"] = (float(recording.lost + reduction.get("lost", 0)), "events")
+            metrics["events"] = (float(reduction["records"]), "events")
+            metrics["records"] = (float(reduction["records"]), "records")
+            metrics["unreadable_lines"] = (float(reduction["unreadable_lines"]), "lines")
+    say("collect")
+    server_lines = _stop_server(conn, placement, request)
+    artifacts.append(
+        write_artifact(request.artifact_dir, "server.json", "\n".join(server_lines) + "\n")
+    )
+    return RunOutcome(
+        status="ok",
+        metrics=metrics,
+        event_counts=reduction.get("events", {}),
+        device_counts=reduction.get("devices", {}),
+        function_counts=reduction.get("functions", {}),
+        artifacts=tuple(artifacts),
+    )
+
+
+def _server_args(request: RunRequest) -> list[str]:
+    return [
+        "--proto",
+        request.cell.proto,
+        "--port",
+        str(request.port),
+        "--mode",
+        request.spec.traffic,
+        "--size",
+        str(request.cell.size),
+    ]
+
+
+def _client_args(request: RunRequest, target: str) -> list[str]:
+    return [
+        "--proto",
+        request.cell.proto,
+        "--host",
+        target,
+        "--port",
+        str(request.port),
+        "--size",
+        str(request.cell.size),
+        "--duration",
+        str(request.spec.duration),
+        "--warmup",
+        str(request.spec.warmup),
+        "--mode",
+        request.spec.traffic,
+    ]
+
+
+def _server_log(request: RunRequest) -> str:
+    return f"{request.workdir}/server.log"
+
+
+def _start_server(
+    conn: Connection, driver: modes.ModeDriver, placement: modes.Placement, request: RunRequest
+) -> None:
+    if placement.containers:
+        modes.start_containers(conn, driver, placement, _server_args(request))
+    else:
+        # `setsid` puts the server in its own session, so the SSH channel closing does not
+        # take it down; the pid file lets teardown find it.
+        argv = modes.server_argv(_server_args(request))
+        conn.sudo(
+            [
+                "sh",
+                "-c",
+                'setsid "$@" > "$0" 2>&1 < /dev/null & echo $! > "$0.pid"',
+                _server_log(request),
+                *argv,
+            ],
+            check=True,
+        )
+    _wait_ready(conn, placement, request)
+
+
+def _server_output(conn: Connection, placement: modes.Placement, request: RunRequest) -> str:
+    if placement.containers:
+        return conn.sudo(["docker", "logs", placement.server_name()], timeout=30).stdout
+    return conn.sudo(["cat", _server_log(request)], timeout=30).stdout
+
+
+def _wait_ready(conn: Connection, placement: modes.Placement, request: RunRequest) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT
+    while time.monotonic() < deadline:
+        if '"listening"' in _server_output(conn, placement, request):
+            return
+        time.sleep(0.2)
+    tail = _server_output(conn, placement, request).strip().splitlines()[-1:] or ["no output"]
+    raise RunFailed(f"the traffic server did not start within {READY_TIMEOUT:.0f}s: {tail[0]}")
+
+
+def _stop_server(conn: Connection, placement: modes.Placement, request: RunRequest) -> list[str]:
+    """Stop the server (SIGTERM makes it print its open flows) and return its JSON lines."""
+    if placement.containers:
+        conn.sudo(["docker", "stop", "-t", "5", placement.server_name()], timeout=30)
+    else:
+        conn.sudo(
+            [
+                "sh",
+                "-c",
+                'kill "$(cat "$0")" 2>/dev/null; sleep 0.2',
+                f"{_server_log(request)}.pid",
+            ],
+            timeout=30,
+        )
+    output = _server_output(conn, placement, request)
+    return [line for line in output.splitlines() if line.startswith("{")]
+
+
+def _last_line(result: CommandResult) -> str:
+    lines = (result.stderr or result.stdout).strip().splitlines()
+    return lines[-1] if lines else f"exit code {result.rc}"
+
+
+def _client_report(result: CommandResult, phase: str) -> str:
+    lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
+    if not lines:
+        raise RunFailed(
+            f"{phase} phase: the client printed no result (rc={result.rc}): {_last_line(result)}"
+        )
+    report = json.loads(lines[-1])
+    if result.rc != 0 or report.get("errors"):
+        raise RunFailed(
+            f"{phase} phase: the client reported {report.get('errors')} errors "
+            f"(rc={result.rc}): {_last_line(result)}"
+        )
+    return lines[-1] + "\n"
+
+
+def _client_metrics(report_line: str, phase: str) -> dict[str, tuple[float, str]]:
+    report = json.loads(report_line)
+    seconds = float(report["seconds"]) or 1e-9
+    metrics = {
+        f"mbps/{phase}": (float(report["mbps"]), "Mbit/s"),
+        f"msgs_per_s/{phase}": (float(report["messages"]) / seconds, "messages/s"),
+        f"bytes/{phase}": (float(report["bytes"]), "bytes"),
+        f"seconds/{phase}": (seconds, "s"),
+    }
+    for name, value in (report.get("latency_us") or {}).items():
+        metrics[f"latency_{name}/{phase}"] = (float(value), "us")
+    return metrics
+
+
+def _reduce_on_host(conn: Connection, request: RunRequest) -> tuple[dict[str, Any], list[Artifact]]:
+    """`perf script` and the reducer on the host; fetch the reduction (and the text if asked)."""
+    work = request.workdir
+    script = f"{work}/perf.txt"
+    produced = conn.sudo(
+        ["sh", "-c", 'perf script -i "$0" > "$1"', f"{work}/perf.data", script], timeout=600
+    )
+    if not produced.ok:
+        raise RunFailed(f"perf script failed: {_last_line(produced)}")
+    reduced = conn.sudo(
+        [
+            "python3",
+            REDUCER_PATH,
+            script,
+            "--out",
+            f"{work}/reduction.json",
+            "--folded",
+            f"{work}/folded.txt.gz",
+        ],
+        timeout=600,
+    )
+    if not reduced.ok:
+        raise RunFailed(f"reducing the trace failed: {_last_line(reduced)}")
+    remote = [("reduction", "reduction.json"), ("folded", "folded.txt.gz")]
+    if request.keep_script:
+        conn.sudo(["xz", "-1", "-T1", script], timeout=600, check=True)
+        remote.append(("perf-script", "perf.txt.xz"))
+    fetched = [
+        fetch_artifact(conn, f"{work}/{name}", request.artifact_dir, name, kind)
+        for kind, name in remote
+    ]
+    reduction = json.loads((request.artifact_dir / "reduction.json").read_text())
+    reduction["lost"] = tracing.parse_recording(produced.stderr).lost
+    return reduction, fetched
+
+
+def kill_run_processes(conn: Connection, request: RunRequest) -> None:
+    """Kill this run's perf, client and host-process server, wherever the run is.
+
+    The patterns start with a bracket expression (`[p]erf`) so that they do not match the
+    command line of the shell that carries them.
+    """
+    for pattern in (
+        f"[p]erf record .*{request.tag}",
+        f"[c]lient.py .*--port {request.port}",
+        f"[s]erver.py .*--port {request.port}",
+    ):
+        conn.sudo(["pkill", "-KILL", "-f", pattern], timeout=30)
+
+
+def _teardown(conn: Connection, request: RunRequest) -> None:
+    """Stop this run's processes, remove its containers and networks and its work dir."""
+    kill_run_processes(conn, request)
+    modes.teardown(conn, request.tag)
+    conn.sudo(["rm", "-rf", request.workdir], timeout=60)
+
+
+def leftovers(conn: Connection) -> Sequence[str]:
+    """What netmatrix runs left on a host: labelled containers/networks, work dirs, perf."""
+    found = conn.sudo(
+        [
+            "sh",
+            "-c",
+            f"ls -1 {REMOTE_WORK} 2>/dev/null; pgrep -x perf; "
+            "docker ps -aq --filter label=netmatrix.run; "
+            "docker network ls -q --filter label=netmatrix.run",
+        ],
+        timeout=30,
+    )
+    return found.stdout.split()

@@ -1,0 +1,216 @@
+"""The matrix spec: what to measure, loaded from YAML and validated before anything runs.
+
+A spec that loads is a complete, frozen `Spec`: every default is filled in from `DEFAULTS`
+(the only place defaults live) and every problem found on the way is a `NetmatrixError`
+naming file, line, column and key. `spec_hash` identifies the experiment for resume: it is
+computed from the validated values, so comments, formatting, key order and writing `5s`
+instead of `5` do not change it, while any change to what is measured does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from orchestrator.yamlsource import Node, describe, load_yaml
+
+MODES = ("loopback", "host", "bridge", "bridge-user", "macvlan", "ipvlan-l2", "ipvlan-l3")
+PROTOS = ("tcp", "udp")
+# The largest message each protocol carries in one send: a UDP datagram over IPv4, and the
+# traffic generator's own cap for a TCP write.
+MAX_SIZE = {"udp": 65507, "tcp": 1048576}
+PHASES = ("plain", "traced")
+CALL_GRAPHS = ("fp", "dwarf", "lbr", "none")
+TRAFFIC = ("stream", "rr")
+MAX_REPETITIONS = 1000
+MAX_SECONDS = 3600.0
+
+# Every default of a spec, by section (`""` is the top level). Defaults go through the same
+# validation as written values.
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "": {
+        "repetitions": 5,
+        "duration": "5s",
+        "warmup": "1s",
+        "phases": ["plain", "traced"],
+        "traffic": "stream",
+        "trace": {},
+    },
+    "trace": {"perf": {}},
+    "trace.perf": {"events": ["net:*", "skb:*"], "call_graph": "fp", "period": 1},
+}
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+_DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m)")
+_FUNCTION = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
+
+
+@dataclass(frozen=True)
+class Axes:
+    """The values the matrix crosses; `kernel` holds fnmatch patterns (empty: any kernel)."""
+
+    mode: tuple[str, ...]
+    size: tuple[int, ...]
+    proto: tuple[str, ...]
+    kernel: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Perf:
+    """perf record options: events (`-e`), call graph (`--call-graph`), sample period (`-c`)."""
+
+    events: tuple[str, ...]
+    call_graph: str
+    period: int
+
+
+@dataclass(frozen=True)
+class Ftrace:
+    """ftrace function_graph options: the functions to graph."""
+
+    graph_functions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Trace:
+    """How the traced phase records; no `ftrace` means perf only."""
+
+    perf: Perf
+    ftrace: Ftrace | None = None
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A validated matrix spec. Durations are in seconds."""
+
+    name: str
+    baseline: str
+    axes: Axes
+    repetitions: int
+    duration: float
+    warmup: float
+    phases: tuple[str, ...]
+    trace: Trace
+    traffic: str
+
+
+def load_spec(path: Path | str) -> Spec:
+    """Load and validate a spec file; the first problem found is raised, located."""
+    return parse_spec(Node.root(load_yaml(path), str(path)))
+
+
+def parse_spec(root: Node) -> Spec:
+    """Validate a loaded spec document (see `load_spec`)."""
+    fields = root.mapping(required=("name", "baseline", "axes"), defaults=DEFAULTS[""])
+    name = fields["name"].string()
+    if not _NAME.fullmatch(name):
+        raise fields["name"].error(
+            f"{name!r} may hold only letters, digits, '.', '_' and '-' (it names directories)"
+        )
+    axes = _axes(fields["axes"])
+    baseline = fields["baseline"].choice(MODES, "mode")
+    if baseline not in axes.mode:
+        raise fields["baseline"].error(f"{baseline!r} is not among axes.mode")
+    repetitions = fields["repetitions"].integer()
+    if not 1 <= repetitions <= MAX_REPETITIONS:
+        raise fields["repetitions"].error(f"{repetitions} is out of range (1..{MAX_REPETITIONS})")
+    phases = {item.choice(PHASES, "phase") for item in fields["phases"].sequence(unique=True)}
+    return Spec(
+        name=name,
+        baseline=baseline,
+        axes=axes,
+        repetitions=repetitions,
+        duration=_seconds(fields["duration"], allow_zero=False),
+        warmup=_seconds(fields["warmup"], allow_zero=True),
+        phases=tuple(phase for phase in PHASES if phase in phases),
+        trace=_trace(fields["trace"]),
+        traffic=fields["traffic"].choice(TRAFFIC, "traffic mode"),
+    )
+
+
+def canonical_json(spec: Spec) -> str:
+    """The spec as canonical JSON: sorted keys, no whitespace — what `spec_hash` digests."""
+    return json.dumps(dataclasses.asdict(spec), sort_keys=True, separators=(",", ":"))
+
+
+def spec_hash(spec: Spec) -> str:
+    """sha256 (hex) of the validated spec; runs of the same hash are the same experiment."""
+    return hashlib.sha256(canonical_json(spec).encode()).hexdigest()
+
+
+def _axes(node: Node) -> Axes:
+    fields = node.mapping(required=("mode", "size", "proto"), optional=("kernel",))
+    modes = tuple(item.choice(MODES, "mode") for item in fields["mode"].sequence(unique=True))
+    protos = tuple(
+        item.choice(PROTOS, "protocol") for item in fields["proto"].sequence(unique=True)
+    )
+    # A size must fit every protocol of the matrix, since each size is crossed with each.
+    limit, limiting = min((MAX_SIZE[proto], proto) for proto in protos)
+    sizes: list[int] = []
+    for item in fields["size"].sequence(unique=True):
+        size = item.integer()
+        if not 1 <= size <= limit:
+            raise item.error(f"{size} is out of range (1..{limit} for {limiting})")
+        sizes.append(size)
+    kernels: tuple[str, ...] = ()
+    if "kernel" in fields:
+        kernels = tuple(item.string() for item in fields["kernel"].sequence(unique=True))
+    return Axes(mode=modes, size=tuple(sizes), proto=protos, kernel=kernels)
+
+
+def _trace(node: Node) -> Trace:
+    fields = node.mapping(optional=("ftrace",), defaults=DEFAULTS["trace"])
+    perf = fields["perf"].mapping(defaults=DEFAULTS["trace.perf"])
+    events: list[str] = []
+    for item in perf["events"].sequence(unique=True):
+        event = item.string()
+        if any(char.isspace() for char in event):
+            raise item.error(f"{event!r} is not a perf event (no spaces allowed)")
+        events.append(event)
+    period = perf["period"].integer()
+    if period < 1:
+        raise perf["period"].error(f"{period} is out of range (at least 1)")
+    ftrace = None
+    if "ftrace" in fields:
+        graph = fields["ftrace"].mapping(required=("graph_functions",))["graph_functions"]
+        functions: list[str] = []
+        for item in graph.sequence(unique=True):
+            function = item.string()
+            if not _FUNCTION.fullmatch(function):
+                raise item.error(f"{function!r} is not a kernel function name")
+            functions.append(function)
+        ftrace = Ftrace(graph_functions=tuple(functions))
+    return Trace(
+        perf=Perf(
+            events=tuple(events),
+            call_graph=perf["call_graph"].choice(CALL_GRAPHS, "call graph"),
+            period=period,
+        ),
+        ftrace=ftrace,
+    )
+
+
+def _seconds(node: Node, *, allow_zero: bool) -> float:
+    """A duration: `5s`, `500ms`, `2m`, or a number of seconds; at most an hour."""
+    value = node.value
+    seconds = math.nan
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value)
+    elif isinstance(value, str) and (match := _DURATION.fullmatch(value.strip())):
+        number, unit = float(match[1]), match[2]
+        seconds = number / 1000 if unit == "ms" else number * 60 if unit == "m" else number
+    if not math.isfinite(seconds):
+        raise node.error(
+            f"{describe(value)} is not a duration (like 5s, 500ms, 2m or a number of seconds)"
+        )
+    if seconds > MAX_SECONDS:
+        raise node.error(f"{describe(value)} is longer than 1 h")
+    if seconds < 0 or (seconds == 0 and not allow_zero):
+        raise node.error(f"{describe(value)} must be {'at least' if allow_zero else 'more than'} 0")
+    return seconds

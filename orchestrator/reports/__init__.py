@@ -1,0 +1,1 @@
+"""What the database becomes for a reader: tables in several formats, diffs, figures."""

@@ -1,0 +1,62 @@
+"""The lab tasks: `lab.up`, `lab.status`, `lab.down`, `lab.promisc`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from invoke import task
+from rich.console import Console
+
+from orchestrator.tasks._cli import user_errors
+
+# orchestrator.lab loads Docker's SDK and Fabric: imported inside each task.
+
+HOSTS_HELP = "comma-separated machine names, e.g. lab1,lab2 (default: every machine)"
+
+
+@task(
+    help={
+        "hosts": HOSTS_HELP,
+        "provider": "virtualbox or docker (default: virtualbox when VBoxManage is installed)",
+    }
+)
+@user_errors
+def up(c: Any, hosts: str = "", provider: str = "") -> None:
+    """Bring lab machines up and write them into inventories/lab.yml."""
+    from orchestrator.lab.lifecycle import lab_up, open_lab, parse_hosts
+
+    lab_up(open_lab(), parse_hosts(hosts), provider or None)
+
+
+@task
+@user_errors
+def status(c: Any) -> None:
+    """Show each lab machine: state, address, kernel, provider."""
+    from orchestrator.lab.lifecycle import open_lab
+    from orchestrator.lab.status import lab_status, status_table
+
+    Console().print(status_table(lab_status(open_lab())))
+
+
+@task(help={"hosts": HOSTS_HELP})
+@user_errors
+def down(c: Any, hosts: str = "") -> None:
+    """Destroy lab machines and remove them from inventories/lab.yml."""
+    from orchestrator.lab.lifecycle import lab_down, open_lab, parse_hosts
+
+    lab_down(open_lab(), parse_hosts(hosts))
+
+
+@task(
+    help={
+        "hosts": HOSTS_HELP,
+        "mode": "allow-all (default), allow-vms or deny",
+        "nic": "VirtualBox NIC number of the lab network (default 2)",
+    }
+)
+@user_errors
+def promisc(c: Any, hosts: str = "", mode: str = "allow-all", nic: int = 2) -> None:
+    """Set the lab NIC's promiscuous mode (VBoxManage for VMs, ip link in docker nodes)."""
+    from orchestrator.lab.lifecycle import lab_promisc, open_lab, parse_hosts
+
+    lab_promisc(open_lab(), parse_hosts(hosts), mode, nic)

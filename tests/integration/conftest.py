@@ -1,0 +1,62 @@
+"""Fixtures for integration tests: real sshd servers on 127.0.0.2 and 127.0.0.3.
+
+- `sshd_lab`: the running servers (session-wide; stopped at the end of the session).
+- `sshd_hosts`: `Host` values for both servers (root, key auth, verified host keys).
+- `unreachable_host`: a `Host` on 127.0.0.4 at a port where nothing listens.
+- `sshd_inventory` / `sshd_inventory_with_unreachable`: a YAML inventory file with the two
+  hosts (group `sshd`), or with the unreachable one too (group `sshd`, 3 hosts).
+- `write_inventory(path, hosts, group)` in `tests.integration.sshd` for other shapes.
+
+Every test under tests/integration is marked `integration`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from orchestrator.host import Host
+from tests.integration.sshd import SshdLab, write_inventory
+
+HERE = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if HERE in Path(item.path).parents:
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def sshd_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshdLab]:
+    lab = SshdLab.start(tmp_path_factory.mktemp("sshd"))
+    try:
+        yield lab
+    finally:
+        lab.stop()
+
+
+@pytest.fixture(scope="session")
+def sshd_hosts(sshd_lab: SshdLab) -> tuple[Host, ...]:
+    """The two sshd servers as inventory hosts `sshd1` (127.0.0.2) and `sshd2` (127.0.0.3)."""
+    return sshd_lab.hosts()
+
+
+@pytest.fixture(scope="session")
+def unreachable_host(sshd_lab: SshdLab) -> Host:
+    """`closed1`: 127.0.0.4 at a closed port, otherwise configured like the sshd hosts."""
+    return sshd_lab.unreachable_host()
+
+
+@pytest.fixture
+def sshd_inventory(tmp_path: Path, sshd_hosts: tuple[Host, ...]) -> Path:
+    return write_inventory(tmp_path / "inventory.yml", sshd_hosts)
+
+
+@pytest.fixture
+def sshd_inventory_with_unreachable(
+    tmp_path: Path, sshd_hosts: tuple[Host, ...], unreachable_host: Host
+) -> Path:
+    return write_inventory(tmp_path / "inventory.yml", [*sshd_hosts, unreachable_host])

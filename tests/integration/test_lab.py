@@ -1,0 +1,210 @@
+"""The lab for real: Vagrantfile validation, the node image, and a two-node Docker-provider lab
+brought up, inspected, set promiscuous and destroyed."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import os
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import docker
+import pytest
+from rich.console import Console
+
+from orchestrator.lab import node_image
+from orchestrator.lab.config import REPO_ROOT, lab_paths, load_config
+from orchestrator.lab.dockerd import ensure_dockerd
+from orchestrator.lab.labfile import read_lab_inventory
+from orchestrator.lab.lifecycle import lab_down, lab_promisc, lab_up
+from orchestrator.lab.privileges import detect
+from orchestrator.lab.status import lab_status, status_table
+from tests.integration.lab_fixture import (
+    HOSTS,
+    NETWORK,
+    DockerLab,
+    isolated_environ,
+    running_docker_lab,
+)
+
+pytestmark = pytest.mark.integration
+
+VBOX_STANDIN = REPO_ROOT / "tests" / "fixtures" / "vbox"
+
+
+def vagrant(tmp_path: Path, *args: str, **environ: str) -> subprocess.CompletedProcess[str]:
+    env = {**isolated_environ(tmp_path), "VAGRANT_CWD": str(REPO_ROOT), **environ}
+    return subprocess.run(["vagrant", *args], env=env, capture_output=True, text=True)
+
+
+def test_vagrant_validate_docker_provider(tmp_path: Path):
+    result = vagrant(tmp_path, "validate", VAGRANT_DEFAULT_PROVIDER="docker")
+    assert result.returncode == 0, result.stderr
+    assert "Vagrantfile validated successfully" in result.stdout
+
+
+def test_vagrant_validate_virtualbox_provider_with_standin_vboxmanage(tmp_path: Path):
+    log = tmp_path / "vboxmanage.log"
+    result = vagrant(
+        tmp_path,
+        "validate",
+        VAGRANT_DEFAULT_PROVIDER="virtualbox",
+        PATH=f"{VBOX_STANDIN}:{os.environ['PATH']}",
+        VBOXMANAGE_LOG=str(log),
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Vagrantfile validated successfully" in result.stdout
+    assert "--version" in log.read_text().splitlines()
+
+
+def test_vagrantfile_defines_the_machines_the_config_names(tmp_path: Path):
+    result = vagrant(tmp_path, "status", "--machine-readable", NETMATRIX_LAB_COUNT="3")
+    assert result.returncode == 0, result.stderr
+    states = [line.split(",") for line in result.stdout.splitlines() if ",state," in line]
+    environ = {"NETMATRIX_LAB_COUNT": "3"}
+    expected = load_config(lab_paths(environ), environ).names
+    assert tuple(fields[1] for fields in states) == expected == ("lab1", "lab2", "lab3")
+
+
+def test_node_image_builds_for_real():
+    client = ensure_dockerd()
+    tag = f"netmatrix/node-test:{uuid.uuid4().hex[:8]}"
+    cache = Path.home() / ".cache" / "netmatrix"  # shared with the real lab: same rootfs
+    try:
+        node_image.ensure_node_image(client, tag, cache)
+        key = node_image.vagrant_public_key()
+        labels = client.images.get(tag).labels
+        assert labels[node_image.DIGEST_LABEL] == node_image.node_digest(key)
+        script = (
+            "id -un vagrant; cat /home/vagrant/.ssh/authorized_keys; "
+            "sudo -l -U vagrant | tail -1; ls /etc/ssh | grep -c host_ || true; "
+            "python3 -c 'import json; print(json.dumps(1))'; grep -h URIs /etc/apt/sources.list.d/*"
+        )
+        output = client.containers.run(tag, ["sh", "-c", script], remove=True).decode()
+        lines = output.splitlines()
+        assert lines[0] == "vagrant"
+        assert lines[1] == key
+        assert "NOPASSWD: ALL" in lines[2]
+        assert lines[3] == "0"  # host keys are made at first start, never baked in
+        assert lines[4] == "1"
+        assert "URIs: http://deb.debian.org/debian" in lines[5:]
+    finally:
+        client.images.remove(tag)
+
+
+@pytest.fixture(scope="module")
+def docker_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DockerLab]:
+    with running_docker_lab(tmp_path_factory.mktemp("lab")) as lab:
+        yield lab
+
+
+def test_lab_up_writes_both_hosts(docker_lab: DockerLab):
+    hosts = read_lab_inventory(docker_lab.inventory)
+    assert set(hosts) == set(HOSTS)
+    for name, address in zip(HOSTS, ("192.168.213.11", "192.168.213.12"), strict=True):
+        variables = hosts[name].vars
+        assert variables["provider"] == "docker"
+        assert variables["lab_nic"] == "eth1"
+        assert variables["lab_address"] == address
+        assert variables["hardware"] == "hw_controller"
+        assert set(hosts[name].groups) == {"lab", "hw_controller"}
+        assert Path(variables["ansible_ssh_private_key_file"]).is_file()
+    assert (docker_lab.inventory.stat().st_mode & 0o777) == 0o600
+
+
+@pytest.mark.parametrize("name", HOSTS)
+def test_lab_hosts_are_reachable_over_ssh(docker_lab: DockerLab, name: str):
+    host = docker_lab.hosts[name]
+    result = subprocess.run(
+        [
+            "ssh",
+            *("-i", str(host.key_file), "-p", str(host.port)),
+            *("-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no"),
+            *("-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"),
+            f"{host.user}@{host.address}",
+            "hostname",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == name
+
+
+def test_lab_nic_is_on_the_lab_network(docker_lab: DockerLab):
+    client = docker.from_env()
+    network = client.networks.get(docker_lab.lab.config.docker_network)
+    assert network.attrs["IPAM"]["Config"][0]["Subnet"] == NETWORK
+    for name in HOSTS:
+        container_id = docker_lab.lab.paths.machine_id_file(name, "docker").read_text().strip()
+        attached = client.containers.get(container_id).attrs["NetworkSettings"]["Networks"]
+        lab_address = docker_lab.hosts[name].vars["lab_address"]
+        assert attached[network.name]["IPAddress"] == lab_address
+
+
+def test_nodes_have_the_privileges_macvlan_and_perf_need(docker_lab: DockerLab):
+    conn = docker_lab.lab.connect(docker_lab.hosts["lab1"])
+    try:
+        conn.sudo("ip link add mv0 link eth1 type macvlan mode bridge", check=True)
+        links = conn.run("ip -o link show mv0", check=True).stdout
+        conn.sudo("ip link del mv0", check=True)
+        peer = docker_lab.hosts["lab2"].vars["lab_address"]
+        reach = f"python3 -c \"import socket; socket.create_connection(('{peer}', 22), 5)\""
+        conn.run(reach, check=True)
+        paranoid = conn.sudo("cat /proc/sys/kernel/perf_event_paranoid", check=True)
+    finally:
+        conn.close()
+    assert "macvlan" in links or "mv0@eth1" in links
+    assert paranoid.stdout.strip().lstrip("-").isdigit()
+    assert detect().privileged or "SYS_RESOURCE" in detect().missing
+
+
+def test_lab_status_shows_running_nodes_with_their_kernel(docker_lab: DockerLab):
+    rows = {row.host: row for row in lab_status(docker_lab.lab)}
+    for name in HOSTS:
+        assert rows[name].state == "running"
+        assert rows[name].provider == "docker"
+        assert rows[name].kernel == os.uname().release  # containers share the controller's
+        host = docker_lab.hosts[name]
+        assert rows[name].address == f"{host.address}:{host.port}"
+    console = Console(file=io.StringIO(), width=120)
+    console.print(status_table(list(rows.values())))
+    assert "running" in console.file.getvalue()
+
+
+def test_lab_promisc_sets_the_lab_nic_inside_docker_nodes(docker_lab: DockerLab):
+    said: list[str] = []
+    lab = dataclasses.replace(docker_lab.lab, say=said.append)
+    lab_promisc(lab, ["lab2"], "allow-all", 2)
+    conn = lab.connect(docker_lab.hosts["lab2"])
+    try:
+        flags = conn.run("ip -o link show eth1", check=True).stdout
+    finally:
+        conn.close()
+    assert "PROMISC" in flags
+    assert said == [
+        "lab2: docker node, no hypervisor NIC to set: turned eth1 promiscuous on inside the "
+        "node with `ip link`"
+    ]
+
+
+def test_lab_up_again_keeps_the_inventory(docker_lab: DockerLab):
+    before = docker_lab.inventory.read_text()
+    lab_up(docker_lab.lab, HOSTS, "docker")
+    assert docker_lab.inventory.read_text() == before
+
+
+def test_lab_down_leaves_no_container_network_or_entry(docker_lab: DockerLab):
+    lab = docker_lab.lab
+    ids = [lab.paths.machine_id_file(name, "docker").read_text().strip() for name in HOSTS]
+    lab_down(lab, HOSTS)
+    client = docker.from_env()
+    remaining = {c.id for c in client.containers.list(all=True)}
+    assert not any(container_id in remaining for container_id in ids)
+    assert client.networks.list(names=[lab.config.docker_network]) == []
+    assert not lab.paths.inventory.exists()
+    assert all(lab.provider_of(name) is None for name in HOSTS)

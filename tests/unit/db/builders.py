@@ -1,0 +1,44 @@
+"""Cells and finished runs in a few words, for the repository tests."""
+
+from collections.abc import Mapping
+from typing import Any
+
+from orchestrator.db import repository
+from orchestrator.db.models import RunStatus
+from orchestrator.db.repository import CampaignRef, CellRef, SnapshotRef
+from orchestrator.db.session import Database
+
+KERNEL = "6.1.0-13-amd64"
+FACTS: Mapping[str, Any] = {
+    "kernel_release": KERNEL,
+    "distro": {"id": "debian", "version_id": "12", "pretty_name": "Debian GNU/Linux 12"},
+    "cpus": 2,
+    "mem_mb": 1987,
+    "docker_version": "20.10.24+dfsg1",
+    "perf_version": "6.1.55",
+    "tracers": ["function_graph", "nop"],
+}
+ARTIFACT = ("client", "artifacts/demo/cell/rep-1/client.json", "0" * 64, 120)
+
+
+def add_cell(
+    db: Database, campaign: CampaignRef, mode: str = "bridge", size: int = 1400, host: str = "lab1"
+) -> CellRef:
+    key = f"mode={mode},size={size},proto=tcp,host={host}"
+    return repository.get_or_create_cell(db, campaign, key, mode, size, "tcp", host, KERNEL)
+
+
+def finished_run(
+    db: Database,
+    cell: CellRef,
+    repetition: int,
+    snapshot: SnapshotRef,
+    status: RunStatus = RunStatus.OK,
+    **results: Any,
+) -> str:
+    """Start a run and finish it as `status`; an ok run gets one artifact unless told others."""
+    run_id = repository.start_run(db, cell, repetition, snapshot)
+    if status == RunStatus.OK:
+        results.setdefault("artifacts", [ARTIFACT])
+    repository.finish_run(db, run_id, status, **results)
+    return run_id
