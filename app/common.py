@@ -7,6 +7,7 @@ the traffic image, so nothing here may need more than a stock Python 3.11.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
 import socket
 import struct
@@ -73,6 +74,21 @@ def traffic_parser(prog: str, description: str) -> ArgumentParser:
         help="stream: throughput; rr: request/response round trips (default: stream)",
     )
     return parser
+
+
+PROCESS_PREFIX = "nm-"
+"""Traffic processes are named `nm-client` / `nm-server` (their comm in perf records), so the
+trace reducer can keep the records of the measured traffic apart from everything else the
+machine did during a system-wide recording (sshd, dockerd, other hosts' control traffic)."""
+
+
+def name_process(role: str) -> None:
+    """Set this process's comm to `nm-<role>` (threads started later inherit it); Linux only."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(15, f"{PROCESS_PREFIX}{role}".encode(), 0, 0, 0)  # 15 = PR_SET_NAME
+    except (OSError, AttributeError):
+        pass  # not Linux: the name is a convenience for tracing, not needed for traffic
 
 
 def parse(parser: ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:

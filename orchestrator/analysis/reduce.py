@@ -20,10 +20,27 @@ from orchestrator.analysis.perfscript import ParseStats, read_records
 from orchestrator.analysis.summary import summarize
 
 
-def reduce_trace(trace: Path, folded_out: Path | None = None) -> dict[str, object]:
-    """Summarise `trace` (one pass) and, if asked, write its folded stacks (a second pass)."""
+def reduce_trace(
+    trace: Path, folded_out: Path | None = None, comm_prefix: str = ""
+) -> dict[str, object]:
+    """Summarise `trace` (one pass) and, if asked, write its folded stacks (a second pass).
+
+    With `comm_prefix`, the counts cover only the records of processes whose name starts
+    with it (the traffic generator's `nm-` processes): a system-wide recording also holds
+    sshd, dockerd and other hosts' traffic, which would otherwise blur what a mode adds.
+    `records_all` still counts every record; the folded stacks cover the whole trace.
+    """
     stats = ParseStats()
-    summary = summarize(read_records(trace, stats), stats)
+    seen = 0
+
+    def matching(records):
+        nonlocal seen
+        for record in records:
+            seen += 1
+            if record.comm.startswith(comm_prefix):
+                yield record
+
+    summary = summarize(matching(read_records(trace, stats)), stats)
     functions = {name: count for (name, kernel), count in summary.functions.items() if kernel}
     if folded_out is not None:
         folded = collapse(trace)
@@ -31,6 +48,7 @@ def reduce_trace(trace: Path, folded_out: Path | None = None) -> dict[str, objec
             folded.write(out)
     return {
         "records": summary.records,
+        "records_all": seen,
         "unreadable_lines": stats.unreadable,
         "events": dict(summary.events),
         "devices": dict(summary.devices),
@@ -45,11 +63,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("trace", type=Path, help="perf script text (plain, .gz or .xz)")
     parser.add_argument("--out", type=Path, required=True, help="reduction JSON to write")
     parser.add_argument("--folded", type=Path, help="folded stacks to write (gzip)")
+    parser.add_argument("--comm-prefix", default="", help="count only these processes' records")
     args = parser.parse_args(argv)
     if not args.trace.is_file():
         print(f"netmatrix-reduce: {args.trace}: no such file", file=sys.stderr)
         return 2
-    reduction = reduce_trace(args.trace, args.folded)
+    reduction = reduce_trace(args.trace, args.folded, args.comm_prefix)
     args.out.write_text(json.dumps(reduction, sort_keys=True) + "\n")
     return 0
 

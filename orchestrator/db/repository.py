@@ -9,6 +9,7 @@ Of the runs of one cell and repetition only the newest counts: starting a run su
 earlier ones, and `supersede_cell_runs` supersedes a whole cell before it is run again.
 """
 
+import dataclasses
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -284,31 +285,8 @@ def finish_run(
         run.status = status
         run.error = error
         run.finished_at = _now()
-        _insert(
-            session,
-            Metric,
-            [
-                {"run_id": run.id, "name": name, "value": value, "unit": unit}
-                for name, (value, unit) in metrics.items()
-            ],
-        )
-        for model, key, value, counts in (
-            (EventCount, "event", "count", event_counts),
-            (DeviceCount, "device", "count", device_counts),
-            (FunctionCount, "function", "samples", function_counts),
-        ):
-            _insert(
-                session,
-                model,
-                [{"run_id": run.id, key: name, value: number} for name, number in counts.items()],
-            )
-        _insert(
-            session,
-            Artifact,
-            [
-                {"run_id": run.id, "kind": kind, "path": path, "sha256": sha256, "bytes": size}
-                for kind, path, sha256, size in artifacts
-            ],
+        _insert_results(
+            session, run.id, metrics, event_counts, device_counts, function_counts, artifacts
         )
 
 
@@ -494,3 +472,475 @@ def _metric(name: str) -> Any:
 def _insert(session: Session, model: type[Base], rows: list[dict[str, Any]]) -> None:
     if rows:
         session.execute(insert(model), rows)
+
+
+# -- what reports, exports and merges read (and, for a merge, write) ---------------------------
+
+
+@dataclass(frozen=True)
+class RunValues:
+    """A current run of a campaign with its cell and every metric it stored (name -> value)."""
+
+    run_id: str
+    cell: str
+    mode: str
+    size: int
+    proto: str
+    host: str
+    kernel: str
+    repetition: int
+    status: str
+    error: str | None
+    metrics: Mapping[str, float]
+
+
+@dataclass(frozen=True)
+class CampaignInfo:
+    """A campaign as run: its spec and the version of netmatrix that ran it."""
+
+    name: str
+    spec_text: str
+    spec_hash: str
+    version: str
+    git_commit: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class SnapshotRecord:
+    """A host snapshot as stored; `taken_at` and the host name identify it across databases."""
+
+    host: str
+    kernel: str
+    distro: str | None
+    cpus: int | None
+    mem_mb: int | None
+    docker_version: str | None
+    perf_version: str | None
+    facts: Mapping[str, Any]
+    taken_at: datetime
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """Everything stored about one run, superseded or not: what an export writes and a merge
+    copies. `snapshot` indexes `CampaignDump.snapshots`; metrics map name -> (value, unit)."""
+
+    global_id: str
+    cell: str
+    mode: str
+    size: int
+    proto: str
+    host: str
+    cell_kernel: str
+    repetition: int
+    status: str
+    started_at: datetime
+    finished_at: datetime | None
+    error: str | None
+    superseded: bool
+    superseded_by: str | None
+    kernel: str
+    snapshot: int
+    metrics: Mapping[str, tuple[float, str]]
+    event_counts: Mapping[str, int]
+    device_counts: Mapping[str, int]
+    function_counts: Mapping[str, int]
+    artifacts: tuple[ArtifactEntry, ...]
+
+
+@dataclass(frozen=True)
+class CampaignDump:
+    """A whole campaign, detached from its database."""
+
+    campaign: CampaignInfo
+    snapshots: tuple[SnapshotRecord, ...]
+    runs: tuple[RunRecord, ...]
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """What merging a campaign did: runs added, runs already present, runs newly superseded,
+    and the conflicts that kept something out (the whole campaign when `campaign_conflict`)."""
+
+    campaign: str
+    added: tuple[str, ...]
+    known: int
+    superseded: int
+    conflicts: tuple[str, ...]
+    campaign_conflict: bool
+
+
+def current_run_values(db: Database, campaign: CampaignRef) -> list[RunValues]:
+    """The campaign's current (not superseded) runs of every status, in planned order."""
+    statement = (
+        select(
+            Run.id.label("pk"),
+            Run.global_id.label("run_id"),
+            Cell.key.label("cell"),
+            Cell.mode,
+            Cell.size,
+            Cell.proto,
+            Cell.host,
+            Run.kernel,
+            Run.repetition,
+            Run.status,
+            Run.error,
+        )
+        .join(Cell, Run.cell_id == Cell.id)
+        .where(Cell.campaign_id == campaign.id, ~Run.superseded)
+        .order_by(Cell.id, Run.repetition, Run.id)
+    )
+    with db.transaction() as session:
+        runs = {row.pk: row._asdict() for row in session.execute(statement)}
+        metrics: dict[int, dict[str, float]] = {pk: {} for pk in runs}
+        for pk, name, value in session.execute(
+            select(Metric.run_id, Metric.name, Metric.value).where(Metric.run_id.in_(list(runs)))
+        ):
+            metrics[pk][name] = value
+    return [
+        RunValues(
+            **{name: value for name, value in fields.items() if name != "pk"},
+            metrics=MappingProxyType(metrics[pk]),
+        )
+        for pk, fields in runs.items()
+    ]
+
+
+def function_counts_by_mode_and_kernel(
+    db: Database, campaign: CampaignRef
+) -> dict[tuple[str, str], FunctionCounts]:
+    """`latest_function_counts` for every (mode, kernel) of the campaign at once."""
+    runs = (
+        select(Run.id, Cell.mode, Run.kernel)
+        .join(Cell, Run.cell_id == Cell.id)
+        .where(Cell.campaign_id == campaign.id, Run.status == RunStatus.OK, ~Run.superseded)
+        .subquery()
+    )
+    key = (runs.c.mode, runs.c.kernel)
+    with db.transaction() as session:
+        samples: dict[tuple[str, str], dict[str, int]] = {}
+        for mode, kernel, function, total in session.execute(
+            select(*key, FunctionCount.function, func.sum(FunctionCount.samples))
+            .join(runs, FunctionCount.run_id == runs.c.id)
+            .group_by(*key, FunctionCount.function)
+        ):
+            samples.setdefault((mode, kernel), {})[function] = int(total)
+        records = {
+            (mode, kernel): int(total or 0)
+            for mode, kernel, total in session.execute(
+                select(*key, func.sum(Metric.value))
+                .join(runs, Metric.run_id == runs.c.id)
+                .where(Metric.name == RECORDS)
+                .group_by(*key)
+            )
+        }
+        counts = session.execute(select(*key, func.count()).group_by(*key)).all()
+    return {
+        (mode, kernel): FunctionCounts(
+            samples=samples.get((mode, kernel), {}),
+            records=records.get((mode, kernel), 0),
+            runs=number,
+        )
+        for mode, kernel, number in counts
+    }
+
+
+def campaign_info(db: Database, campaign: CampaignRef) -> CampaignInfo:
+    """The campaign's spec and provenance."""
+    with db.transaction() as session:
+        row = session.get_one(Campaign, campaign.id)
+        return _campaign_info(row)
+
+
+def campaign_snapshots(db: Database, campaign: CampaignRef) -> list[SnapshotRecord]:
+    """The host snapshots the campaign's runs were measured with, oldest first."""
+    with db.transaction() as session:
+        return [
+            _snapshot_record(snapshot)
+            for snapshot in session.scalars(
+                select(HostSnapshot)
+                .where(
+                    HostSnapshot.id.in_(
+                        select(Run.host_snapshot_id)
+                        .join(Cell, Run.cell_id == Cell.id)
+                        .where(Cell.campaign_id == campaign.id)
+                    )
+                )
+                .order_by(HostSnapshot.taken_at, HostSnapshot.id)
+            )
+        ]
+
+
+def all_campaigns(db: Database) -> list[CampaignRef]:
+    """Every campaign, oldest first: what a merge walks through."""
+    with db.transaction() as session:
+        return [
+            CampaignRef(row.id, row.name, row.spec_hash)
+            for row in session.scalars(select(Campaign).order_by(Campaign.id))
+        ]
+
+
+def dump_campaign(db: Database, campaign: CampaignRef) -> CampaignDump:
+    """Every row of one campaign, as values (for `results.export` and `results.import`)."""
+    with db.transaction() as session:
+        info = _campaign_info(session.get_one(Campaign, campaign.id))
+        runs = session.execute(
+            select(Run, Cell)
+            .join(Cell, Run.cell_id == Cell.id)
+            .where(Cell.campaign_id == campaign.id)
+            .order_by(Cell.id, Run.repetition, Run.id)
+        ).all()
+        ids = [run.id for run, _ in runs]
+        snapshot_ids = sorted({run.host_snapshot_id for run, _ in runs})
+        snapshots = {
+            row.id: row
+            for row in session.scalars(
+                select(HostSnapshot).where(HostSnapshot.id.in_(snapshot_ids))
+            )
+        }
+        metrics = _by_run(session, Metric, ids, lambda row: (row.name, (row.value, row.unit)))
+        events = _by_run(session, EventCount, ids, lambda row: (row.event, row.count))
+        devices = _by_run(session, DeviceCount, ids, lambda row: (row.device, row.count))
+        functions = _by_run(session, FunctionCount, ids, lambda row: (row.function, row.samples))
+        artifacts = _by_run(
+            session,
+            Artifact,
+            ids,
+            lambda row: (row.path, (row.kind, row.path, row.sha256, row.bytes)),
+        )
+    index = {snapshot_id: position for position, snapshot_id in enumerate(snapshot_ids)}
+    return CampaignDump(
+        campaign=info,
+        snapshots=tuple(_snapshot_record(snapshots[snapshot_id]) for snapshot_id in snapshot_ids),
+        runs=tuple(
+            RunRecord(
+                global_id=run.global_id,
+                cell=cell.key,
+                mode=cell.mode,
+                size=cell.size,
+                proto=cell.proto,
+                host=cell.host,
+                cell_kernel=cell.kernel,
+                repetition=run.repetition,
+                status=run.status,
+                started_at=run.started_at,
+                finished_at=run.finished_at,
+                error=run.error,
+                superseded=run.superseded,
+                superseded_by=run.superseded_by,
+                kernel=run.kernel,
+                snapshot=index[run.host_snapshot_id],
+                metrics=MappingProxyType(metrics.get(run.id, {})),
+                event_counts=MappingProxyType(events.get(run.id, {})),
+                device_counts=MappingProxyType(devices.get(run.id, {})),
+                function_counts=MappingProxyType(functions.get(run.id, {})),
+                artifacts=tuple(artifacts.get(run.id, {}).values()),
+            )
+            for run, cell in runs
+        ),
+    )
+
+
+def import_campaign(db: Database, dump: CampaignDump, *, keep_both: bool = False) -> ImportResult:
+    """Merge a dumped campaign into this database, in one transaction.
+
+    Runs are matched by global id: a run already here is not added again (only marked
+    superseded when the dump says so), so importing twice adds nothing. A campaign here with
+    the same name and another spec hash is a conflict: nothing is imported unless `keep_both`,
+    which imports it as a second campaign of that name. A cell stored here with other
+    attributes (another kernel under the same key) is a conflict that keeps its runs out.
+    """
+    info = dump.campaign
+    with db.transaction() as session:
+        campaign = session.scalar(
+            select(Campaign).where(Campaign.name == info.name, Campaign.spec_hash == info.spec_hash)
+        )
+        if campaign is None:
+            others = session.scalars(
+                select(Campaign.spec_hash).where(Campaign.name == info.name)
+            ).all()
+            if others and not keep_both:
+                return ImportResult(
+                    info.name,
+                    (),
+                    0,
+                    0,
+                    tuple(
+                        f"campaign {info.name}: spec {info.spec_hash[:12]} to import, "
+                        f"spec {other[:12]} here"
+                        for other in others
+                    ),
+                    True,
+                )
+            campaign = Campaign(**dataclasses.asdict(info))
+            session.add(campaign)
+            session.flush()
+        known = dict(
+            session.execute(
+                select(Run.global_id, Run.superseded).where(
+                    Run.global_id.in_([run.global_id for run in dump.runs])
+                )
+            ).all()
+        )
+        cells = {
+            cell.key: cell
+            for cell in session.scalars(select(Cell).where(Cell.campaign_id == campaign.id))
+        }
+        snapshot_ids: dict[int, int] = {}
+        added: list[str] = []
+        conflicts: list[str] = []
+        superseded = 0
+        for run in dump.runs:
+            if run.global_id in known:
+                if run.superseded and not known[run.global_id]:
+                    session.execute(
+                        update(Run)
+                        .where(Run.global_id == run.global_id)
+                        .values(superseded=True, superseded_by=run.superseded_by)
+                    )
+                    superseded += 1
+                continue
+            cell = cells.get(run.cell)
+            if cell is None:
+                cell = Cell(
+                    campaign_id=campaign.id,
+                    key=run.cell,
+                    mode=run.mode,
+                    size=run.size,
+                    proto=run.proto,
+                    host=run.host,
+                    kernel=run.cell_kernel,
+                )
+                session.add(cell)
+                session.flush()
+                cells[run.cell] = cell
+            elif (cell.mode, cell.size, cell.proto, cell.host, cell.kernel) != (
+                run.mode,
+                run.size,
+                run.proto,
+                run.host,
+                run.cell_kernel,
+            ):
+                conflicts.append(
+                    f"cell {run.cell} of campaign {info.name}: kernel {run.cell_kernel} to "
+                    f"import, {cell.kernel} here (run {run.global_id} not imported)"
+                )
+                continue
+            if run.snapshot not in snapshot_ids:
+                snapshot_ids[run.snapshot] = _snapshot_id(session, dump.snapshots[run.snapshot])
+            _add_run(session, run, cell.id, snapshot_ids[run.snapshot])
+            added.append(run.global_id)
+    return ImportResult(info.name, tuple(added), len(known), superseded, tuple(conflicts), False)
+
+
+def _campaign_info(row: Campaign) -> CampaignInfo:
+    return CampaignInfo(
+        row.name, row.spec_text, row.spec_hash, row.version, row.git_commit, row.created_at
+    )
+
+
+def _snapshot_record(row: HostSnapshot) -> SnapshotRecord:
+    return SnapshotRecord(
+        host=row.host,
+        kernel=row.kernel,
+        distro=row.distro,
+        cpus=row.cpus,
+        mem_mb=row.mem_mb,
+        docker_version=row.docker_version,
+        perf_version=row.perf_version,
+        facts=MappingProxyType(dict(row.facts)),
+        taken_at=row.taken_at,
+    )
+
+
+def _by_run(session: Session, model: Any, ids: list[int], item: Any) -> dict[int, dict[Any, Any]]:
+    """Rows of a per-run table grouped by run, each row made a (key, value) pair by `item`."""
+    grouped: dict[int, dict[Any, Any]] = {}
+    for row in session.scalars(select(model).where(model.run_id.in_(ids))):
+        key, value = item(row)
+        grouped.setdefault(row.run_id, {})[key] = value
+    return grouped
+
+
+def _snapshot_id(session: Session, snapshot: SnapshotRecord) -> int:
+    """The id of this snapshot here: the one taken of the same host at the same time, or new."""
+    found = session.scalar(
+        select(HostSnapshot.id).where(
+            HostSnapshot.host == snapshot.host,
+            HostSnapshot.kernel == snapshot.kernel,
+            HostSnapshot.taken_at == snapshot.taken_at,
+        )
+    )
+    if found is not None:
+        return found
+    values = {field.name: getattr(snapshot, field.name) for field in dataclasses.fields(snapshot)}
+    row = HostSnapshot(**{**values, "facts": dict(snapshot.facts)})
+    session.add(row)
+    session.flush()
+    return row.id
+
+
+def _add_run(session: Session, run: RunRecord, cell_id: int, snapshot_id: int) -> None:
+    row = Run(
+        global_id=run.global_id,
+        cell_id=cell_id,
+        repetition=run.repetition,
+        status=run.status,
+        started_at=run.started_at,
+        finished_at=run.finished_at,
+        error=run.error,
+        superseded=run.superseded,
+        superseded_by=run.superseded_by,
+        host_snapshot_id=snapshot_id,
+        kernel=run.kernel,
+    )
+    session.add(row)
+    session.flush()
+    _insert_results(
+        session,
+        row.id,
+        run.metrics,
+        run.event_counts,
+        run.device_counts,
+        run.function_counts,
+        run.artifacts,
+    )
+
+
+def _insert_results(
+    session: Session,
+    run_pk: int,
+    metrics: Mapping[str, tuple[float, str]],
+    event_counts: Mapping[str, int],
+    device_counts: Mapping[str, int],
+    function_counts: Mapping[str, int],
+    artifacts: Sequence[ArtifactEntry],
+) -> None:
+    """Insert what a run measured (`finish_run`) or what an imported run brings along."""
+    _insert(
+        session,
+        Metric,
+        [
+            {"run_id": run_pk, "name": name, "value": value, "unit": unit}
+            for name, (value, unit) in metrics.items()
+        ],
+    )
+    for model, key, value, counts in (
+        (EventCount, "event", "count", event_counts),
+        (DeviceCount, "device", "count", device_counts),
+        (FunctionCount, "function", "samples", function_counts),
+    ):
+        _insert(
+            session,
+            model,
+            [{"run_id": run_pk, key: name, value: number} for name, number in counts.items()],
+        )
+    _insert(
+        session,
+        Artifact,
+        [
+            {"run_id": run_pk, "kind": kind, "path": path, "sha256": sha256, "bytes": size}
+            for kind, path, sha256, size in artifacts
+        ],
+    )

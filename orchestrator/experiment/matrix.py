@@ -41,6 +41,7 @@ from orchestrator.experiment.kernels import choose_kernel
 from orchestrator.experiment.progress import MatrixProgress
 from orchestrator.experiment.schedule import Lane, Plan, plan
 from orchestrator.experiment.spec import Spec, load_spec, spec_hash
+from orchestrator.experiment.traffic_image import require_traffic_image
 from orchestrator.facts import gather_hosts
 from orchestrator.host import Host
 from orchestrator.inventory import load_inventory
@@ -235,7 +236,7 @@ def _interrupt_active(stop: _Stop, by_name: dict[str, LabHost]) -> None:
         except NetmatrixError:
             continue
         try:
-            run.kill_run_processes(conn, request)
+            run.teardown(conn, request)
         finally:
             conn.close()
 
@@ -336,6 +337,8 @@ def _attempt(
     if conn is None:
         conn = connections[host.host.name] = connect(host.host)
         install_host_files(conn)
+        if modes.driver_for(request.cell.mode).containers:
+            require_traffic_image(conn)
     return run.execute(conn, request, say)
 
 

@@ -239,31 +239,3 @@ def client_argv(placement: Placement, client_args: Sequence[str]) -> list[str]:
 def server_argv(client_args: Sequence[str]) -> list[str]:
     """The command that runs the traffic server as a host process (loopback mode)."""
     return ["python3", f"{HOST_APP_DIR}/server.py", *client_args]
-
-
-def teardown(conn: Connection, tag: str) -> list[str]:
-    """Remove every container and network labelled with `tag`; returns what was removed.
-
-    Runs in `finally`, so it never raises for a missing object: it only reports.
-    """
-    return _remove_labelled(conn, f"{LABEL}={tag}")
-
-
-def sweep(conn: Connection) -> list[str]:
-    """Remove everything any netmatrix run left on the host (after a crash or Ctrl-C)."""
-    return _remove_labelled(conn, LABEL)
-
-
-def _remove_labelled(conn: Connection, label_filter: str) -> list[str]:
-    removed: list[str] = []
-    listings = (
-        (["ps", "-aq", "--filter", f"label={label_filter}"], ["rm", "-f"]),
-        (["network", "ls", "-q", "--filter", f"label={label_filter}"], ["network", "rm"]),
-    )
-    for listing, removal in listings:
-        found = _docker(conn, listing, timeout=30)
-        ids = found.stdout.split() if found.ok else []
-        if ids:
-            _docker(conn, [*removal, *ids], timeout=60)
-            removed += ids
-    return removed

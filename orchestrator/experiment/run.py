@@ -28,6 +28,7 @@ from orchestrator.experiment.hosttools import REDUCER_PATH
 from orchestrator.experiment.spec import Spec
 
 REMOTE_WORK = "/var/tmp/netmatrix"
+TRAFFIC_PROCESS_PREFIX = "nm-"  # app/common.py names the traffic processes nm-client/nm-server
 READY_TIMEOUT = 15.0
 CLIENT_GRACE = 30.0
 
@@ -93,7 +94,7 @@ def execute(conn: Connection, request: RunRequest, progress=None) -> RunOutcome:
         return RunOutcome(status="failed", error=str(error))
     finally:
         say("teardown")
-        _teardown(conn, request)
+        teardown(conn, request)
 
 
 def _measure(
@@ -129,6 +130,7 @@ def _measure(
             metrics["lost_events"] = (float(recording.lost + reduction.get("lost", 0)), "events")
             metrics["events"] = (float(reduction["records"]), "events")
             metrics["records"] = (float(reduction["records"]), "records")
+            metrics["records_all"] = (float(reduction["records_all"]), "records")
             metrics["unreadable_lines"] = (float(reduction["unreadable_lines"]), "lines")
     say("collect")
     server_lines = _stop_server(conn, placement, request)
@@ -289,6 +291,8 @@ def _reduce_on_host(conn: Connection, request: RunRequest) -> tuple[dict[str, An
             f"{work}/reduction.json",
             "--folded",
             f"{work}/folded.txt.gz",
+            "--comm-prefix",
+            TRAFFIC_PROCESS_PREFIX,
         ],
         timeout=600,
     )
@@ -307,25 +311,33 @@ def _reduce_on_host(conn: Connection, request: RunRequest) -> tuple[dict[str, An
     return reduction, fetched
 
 
-def kill_run_processes(conn: Connection, request: RunRequest) -> None:
-    """Kill this run's perf, client and host-process server, wherever the run is.
+# One round trip for the whole teardown. The pkill patterns start with a bracket expression
+# (`[p]erf`) so that they cannot match the command line of the shell that carries them.
+_TEARDOWN = """
+tag="$1"; port="$2"; work="$3"; label="netmatrix.run=$tag"
+pkill -KILL -f "[p]erf record .*$tag"
+pkill -KILL -f "[c]lient.py .*--port $port"
+pkill -KILL -f "[s]erver.py .*--port $port"
+if command -v docker >/dev/null; then
+    containers=$(docker ps -aq --filter "label=$label")
+    [ -z "$containers" ] || docker rm -f $containers >/dev/null
+    networks=$(docker network ls -q --filter "label=$label")
+    [ -z "$networks" ] || docker network rm $networks >/dev/null
+fi
+rm -rf "$work"
+"""
 
-    The patterns start with a bracket expression (`[p]erf`) so that they do not match the
-    command line of the shell that carries them.
+
+def teardown(conn: Connection, request: RunRequest) -> None:
+    """Kill this run's processes, remove its containers, networks and work directory.
+
+    Safe to call at any point and more than once: from the run's own `finally`, and from
+    the main thread on Ctrl-C, which ends the remote commands a run is waiting on.
     """
-    for pattern in (
-        f"[p]erf record .*{request.tag}",
-        f"[c]lient.py .*--port {request.port}",
-        f"[s]erver.py .*--port {request.port}",
-    ):
-        conn.sudo(["pkill", "-KILL", "-f", pattern], timeout=30)
-
-
-def _teardown(conn: Connection, request: RunRequest) -> None:
-    """Stop this run's processes, remove its containers and networks and its work dir."""
-    kill_run_processes(conn, request)
-    modes.teardown(conn, request.tag)
-    conn.sudo(["rm", "-rf", request.workdir], timeout=60)
+    conn.sudo(
+        ["sh", "-c", _TEARDOWN, "teardown", request.tag, str(request.port), request.workdir],
+        timeout=90,
+    )
 
 
 def leftovers(conn: Connection) -> Sequence[str]:

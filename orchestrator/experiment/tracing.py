@@ -43,8 +43,14 @@ class TracingUnavailable(NetmatrixError):
 
 
 def record_argv(options: PerfOptions, output: str, workload: Sequence[str]) -> list[str]:
-    """`perf record` system-wide around `workload`, writing `output`."""
-    argv = ["perf", "record", "-a"]
+    """`perf record` system-wide around `workload`, writing `output`.
+
+    `--no-period` is what makes `-c N` work on tracepoints: when samples carry their period,
+    the kernel samples every tracepoint hit whatever N is (perf_swevent_event), so a period
+    of 100 would record as much as a period of 1. `--no-bpf-event` saves about a second of
+    start-up that BPF program bookkeeping costs and tracepoint traces never use.
+    """
+    argv = ["perf", "record", "-a", "--no-bpf-event", "--no-period"]
     for event in options.events:
         argv += ["-e", event]
     if options.call_graph != "none":

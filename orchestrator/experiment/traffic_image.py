@@ -15,6 +15,7 @@ from pathlib import Path
 import docker
 from docker.errors import APIError, BuildError, ImageNotFound
 
+from orchestrator.connection import Connection
 from orchestrator.errors import NetmatrixError
 from orchestrator.experiment.hosttools import APP_DIR, APP_FILES
 
@@ -59,3 +60,13 @@ def ensure_traffic_tarball(client: docker.DockerClient, base: str, cache: Path, 
             out.write(chunk)
     partial.rename(tarball)
     return tarball
+
+
+def require_traffic_image(conn: Connection) -> None:
+    """Refuse to run container modes on a host that lacks this version of the image."""
+    image = traffic_image()
+    if not conn.sudo(["docker", "image", "inspect", "--format", "{{.Id}}", image], timeout=30).ok:
+        raise NetmatrixError(
+            f"{conn.host.name}: traffic image {image} missing: run invoke provision "
+            f"--hosts {conn.host.name}"
+        )

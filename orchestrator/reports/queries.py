@@ -6,6 +6,7 @@ so the tasks stay thin and the same answers can feed tables, figures and reports
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,7 +14,9 @@ from orchestrator.analysis.diff import FunctionCounts, diff_functions
 from orchestrator.db import repository
 from orchestrator.db.session import open_database
 from orchestrator.errors import NetmatrixError
+from orchestrator.experiment.spec import parse_spec
 from orchestrator.reports.diff import print_diff as _print_diff
+from orchestrator.yamlsource import Node, parse_yaml
 
 RUN_COLUMNS = (
     "run_id",
@@ -75,3 +78,63 @@ def mode_diff(
 def print_diff(diff: ModeDiff, fmt: str) -> None:
     """Print a mode diff in `fmt` (table or json)."""
     _print_diff(diff.data, diff.base_records, diff.target_records, fmt)
+
+
+@dataclass(frozen=True)
+class CampaignData:
+    """What the tables, figures and reports of one campaign read, loaded at once.
+
+    `functions` maps (mode, kernel) to the function counts of the latest ok runs; it is empty
+    when loaded without them.
+    """
+
+    info: repository.CampaignInfo
+    snapshots: tuple[repository.SnapshotRecord, ...]
+    runs: tuple[repository.RunValues, ...]
+    functions: Mapping[tuple[str, str], repository.FunctionCounts]
+
+    def baseline(self, asked: str | None = None) -> str:
+        """`asked`, else the baseline mode of the campaign's spec."""
+        if asked is not None:
+            return asked
+        try:
+            source = f"spec of campaign {self.info.name}"
+            return parse_spec(Node.root(parse_yaml(self.info.spec_text, source), source)).baseline
+        except NetmatrixError as error:
+            raise NetmatrixError(f"pass --baseline: {error}") from None
+
+
+def load_campaign(campaign: str | None, *, functions: bool = True) -> CampaignData:
+    """The campaign named (default: the newest), from the database opened read-only."""
+    with open_database(read_only=True) as db:
+        ref = repository.find_campaign(db, campaign)
+        return CampaignData(
+            info=repository.campaign_info(db, ref),
+            snapshots=tuple(repository.campaign_snapshots(db, ref)),
+            runs=tuple(repository.current_run_values(db, ref)),
+            functions=repository.function_counts_by_mode_and_kernel(db, ref) if functions else {},
+        )
+
+
+@dataclass(frozen=True)
+class SqlRows:
+    """The user's query's column names (made unique) and its rows keyed by them."""
+
+    columns: tuple[str, ...]
+    rows: tuple[dict[str, Any], ...]
+
+
+def sql(statement: str) -> SqlRows:
+    """The rows of the user's SQL, run on the database opened read-only.
+
+    Columns of the same name (`SELECT run.id, cell.id`) get a suffix so that none is lost.
+    """
+    with open_database(read_only=True) as db:
+        result = repository.execute_read_only(db, statement)
+    names: list[str] = []
+    for column in result.columns:
+        name, suffix = column, 2
+        while name in names:
+            name, suffix = f"{column}_{suffix}", suffix + 1
+        names.append(name)
+    return SqlRows(tuple(names), tuple(dict(zip(names, row, strict=True)) for row in result.rows))

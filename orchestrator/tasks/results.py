@@ -40,3 +40,163 @@ def diff(c, mode, baseline="loopback", host=None, campaign=None, format="table",
     from orchestrator.reports import queries
 
     queries.print_diff(queries.mode_diff(mode, baseline, host, campaign, float(factor)), format)
+
+
+@task(
+    help={
+        "campaign": "campaign name (default: the newest)",
+        "metric": "mbps, mbps_traced, msgs, p99 or probe (traced / plain throughput)",
+        "rows": "axis on the rows: mode, size, proto, host or kernel (default: mode)",
+        "cols": "axis on the columns (default: size)",
+        "by": "one table per value of this axis, e.g. kernel or host",
+        "baseline": "also show each cell's ratio to this mode's, e.g. loopback",
+        "format": "table, markdown, csv or latex",
+    }
+)
+@user_errors
+def table(
+    c,
+    campaign=None,
+    metric="mbps",
+    rows="mode",
+    cols="size",
+    by=None,
+    baseline=None,
+    format="table",
+):
+    """Mean ± 95% CI and n per cell of the latest ok runs, with ratios to a baseline."""
+    import sys
+
+    from orchestrator.reports import queries
+    from orchestrator.reports.table_formats import render_table
+    from orchestrator.reports.tables import TableSpec, build_table, check_spec
+
+    spec = TableSpec(metric, rows, cols, by, baseline)
+    check_spec(spec)
+    data = queries.load_campaign(campaign, functions=False)
+    sys.stdout.write(render_table(build_table(data.info.name, data.runs, spec), format))
+
+
+@task(
+    help={
+        "kind": "throughput, overhead (against the baseline), functions (heatmap) or probe",
+        "out": "the figure file: .png, .pdf or .svg",
+        "campaign": "campaign name (default: the newest)",
+        "metric": "for throughput and overhead: mbps, mbps_traced, msgs or p99",
+        "baseline": "the mode to compare against (default: the spec's baseline)",
+        "top": "for functions: how many added functions per mode at most",
+    }
+)
+@user_errors
+def plot(c, kind, out, campaign=None, metric="mbps", baseline=None, top=12):
+    """Draw a figure of the campaign: throughput, overhead, functions or probe."""
+    from pathlib import Path
+
+    from orchestrator.reports import queries
+    from orchestrator.reports.figures import make_figure
+    from orchestrator.reports.plots import save_figure
+
+    data = queries.load_campaign(campaign, functions=kind == "functions")
+    figure = make_figure(data, kind, metric=metric, baseline=baseline, top=int(top))
+    print(save_figure(figure, Path(out)))
+
+
+@task(
+    help={
+        "mode": "the mode, e.g. bridge",
+        "top": "how many functions per kernel",
+        "campaign": "campaign name (default: the newest)",
+        "format": "table, json or csv",
+    }
+)
+@user_errors
+def functions(c, mode, top=20, campaign=None, format="table"):
+    """The top kernel functions in a mode's stacks, with their share, per kernel."""
+    from orchestrator.reports import queries
+    from orchestrator.reports.functions import top_functions
+    from orchestrator.reports.rows import print_rows
+
+    data = queries.load_campaign(campaign)
+    print_rows(top_functions(data.functions, mode, int(top)), format, title=f"{mode}: functions")
+
+
+@task(
+    help={
+        "query": 'one SQL statement, e.g. "SELECT mode, count(*) FROM cell GROUP BY mode"',
+        "format": "table, json or csv",
+    }
+)
+@user_errors
+def sql(c, query, format="table"):
+    """Run SQL on the results database opened read-only (docs/results.md has queries)."""
+    from orchestrator.reports import queries
+    from orchestrator.reports.rows import print_rows
+
+    result = queries.sql(query)
+    print_rows(result.rows, format, columns=result.columns)
+
+
+@task(
+    help={
+        "out": "a new (or empty) directory",
+        "campaign": "campaign name (default: the newest)",
+        "results": "the results directory with the artifacts (default: $NETMATRIX_RESULTS "
+        "or results)",
+    }
+)
+@user_errors
+def export(c, out, campaign=None, results=None):
+    """Write a campaign as CSV, spec, hosts, artifacts, database and SHA256SUMS."""
+    from pathlib import Path
+
+    from orchestrator.experiment.matrix import RESULTS_DIR
+    from orchestrator.reports.export import export_campaign
+
+    files = export_campaign(campaign, Path(out), Path(results) if results else RESULTS_DIR)
+    print(f"{out}: {len(files)} files, checksums in SHA256SUMS")
+
+
+@task(
+    name="import",
+    help={
+        "path": "a netmatrix database file, or a directory holding netmatrix.db",
+        "keep_both": "import a campaign whose spec differs from one of the same name here "
+        "as a second campaign of that name",
+        "results": "where the artifacts go (default: $NETMATRIX_RESULTS or results)",
+    },
+)
+@user_errors
+def import_(c, path, keep_both=False, results=None):
+    """Merge another netmatrix database into this one; importing twice adds nothing."""
+    from pathlib import Path
+
+    from orchestrator.errors import NetmatrixError
+    from orchestrator.experiment.matrix import RESULTS_DIR
+    from orchestrator.reports.merge import import_database
+
+    report = import_database(
+        Path(path), Path(results) if results else RESULTS_DIR, keep_both=keep_both
+    )
+    print("\n".join(report.lines()))
+    if report.conflicts:
+        raise NetmatrixError(
+            f"{len(report.conflicts)} conflict(s), listed above, kept out of this database"
+        )
+
+
+@task(
+    help={
+        "out": "the page to write, e.g. report.html",
+        "campaign": "campaign name (default: the newest)",
+        "baseline": "the mode to compare against (default: the spec's baseline)",
+    }
+)
+@user_errors
+def report(c, out, campaign=None, baseline=None):
+    """One static HTML page: spec, provenance, tables, figures, function diffs."""
+    from pathlib import Path
+
+    from orchestrator.reports import queries
+    from orchestrator.reports.html import write_report
+
+    print(write_report(queries.load_campaign(campaign), Path(out), baseline))

@@ -6,6 +6,10 @@
 - `sshd_inventory` / `sshd_inventory_with_unreachable`: a YAML inventory file with the two
   hosts (group `sshd`), or with the unreachable one too (group `sshd`, 3 hosts).
 - `write_inventory(path, hosts, group)` in `tests.integration.sshd` for other shapes.
+- `provisioned_lab`: a two-node Docker-provider lab (lab1, lab2 on 192.168.214.0/24), brought
+  up and provisioned once per session and destroyed at its end; see `ProvisionedLab` in
+  `tests.integration.lab_fixture` for what tests get (inventory, environment, `invoke`,
+  `connect`). Tests that change a node put it back before they end.
 
 Every test under tests/integration is marked `integration`.
 """
@@ -18,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.host import Host
+from tests.integration.lab_fixture import ProvisionedLab, provisioned_docker_lab
 from tests.integration.sshd import SshdLab, write_inventory
 
 HERE = Path(__file__).parent
@@ -60,3 +65,11 @@ def sshd_inventory_with_unreachable(
     tmp_path: Path, sshd_hosts: tuple[Host, ...], unreachable_host: Host
 ) -> Path:
     return write_inventory(tmp_path / "inventory.yml", [*sshd_hosts, unreachable_host])
+
+
+@pytest.fixture(scope="session")
+def provisioned_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProvisionedLab]:
+    """One ready lab for the whole session: bringing it up and provisioning it is the slow
+    part of the integration suite, so it is done once."""
+    with provisioned_docker_lab(tmp_path_factory.mktemp("provisioned-lab")) as lab:
+        yield lab

@@ -11,22 +11,34 @@ you need:
             yield lab
 
 lab1 and lab2 are brought up on entry and destroyed on exit, whatever happened.
+
+Tests that only need a ready lab share one instead: `provisioned_lab` (conftest.py) wraps
+`provisioned_docker_lab`, which brings a second lab up on its own network (SHARED_NETWORK, so
+that it can run beside the one above) and provisions it once per session.
 """
 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from orchestrator.connection import Command, CommandResult, Connection, connect
 from orchestrator.host import Host
+from orchestrator.lab.config import REPO_ROOT
 from orchestrator.lab.lifecycle import Lab, lab_down, lab_up, open_lab
 
 HOSTS = ("lab1", "lab2")
 NETWORK = "192.168.213.0/24"
+SHARED_NETWORK = "192.168.214.0/24"  # the session's provisioned lab, beside test_lab.py's own
+INVOKE_TIMEOUT = 900.0  # a first provisioning downloads Docker and perf into both nodes
+
+Completed = subprocess.CompletedProcess[str]
 
 
 @dataclass(frozen=True)
@@ -42,24 +54,117 @@ class DockerLab:
         return self.lab.paths.inventory
 
 
-def isolated_environ(root: Path) -> dict[str, str]:
+def isolated_environ(root: Path, network: str = NETWORK) -> dict[str, str]:
     """This environment with the lab's state, inventory and network under test control."""
     keep = {k: v for k, v in os.environ.items() if not k.startswith(("NETMATRIX_LAB", "VAGRANT_"))}
     return {
         **keep,
         "VAGRANT_DOTFILE_PATH": str(root / "vagrant"),
         "NETMATRIX_LAB_INVENTORY": str(root / "lab.yml"),
-        "NETMATRIX_LAB_NETWORK": NETWORK,
+        "NETMATRIX_LAB_NETWORK": network,
     }
 
 
 @contextmanager
-def running_docker_lab(root: Path) -> Iterator[DockerLab]:
+def running_docker_lab(root: Path, network: str = NETWORK) -> Iterator[DockerLab]:
     """lab1 and lab2 up with the Docker provider, state under `root`; destroyed on exit."""
-    lab = open_lab(isolated_environ(root))
+    lab = open_lab(isolated_environ(root, network))
     started = time.monotonic()
     try:
         entries = lab_up(lab, HOSTS, "docker")
         yield DockerLab(lab, {e.name: e for e in entries}, time.monotonic() - started)
     finally:
         lab_down(lab, HOSTS)
+
+
+def run_invoke(
+    environ: Mapping[str, str], *args: str, timeout: float = INVOKE_TIMEOUT
+) -> Completed:
+    """`invoke <args>` in the repository with `environ`, as a user would run it."""
+    return subprocess.run(
+        [sys.executable, "-m", "invoke", *args],
+        cwd=REPO_ROOT,
+        env=dict(environ),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def invoke_provision(up: DockerLab, hosts: Sequence[str] = HOSTS, *flags: str) -> Completed:
+    """`invoke provision` on `hosts` of the lab `up`, through its own inventory."""
+    return run_invoke(
+        up.lab.environ,
+        *("provision", "--hosts", ",".join(hosts), "--inventory", str(up.inventory), *flags),
+    )
+
+
+@dataclass(frozen=True)
+class ProvisionedLab:
+    """A lab that is up and provisioned, and the ways tests drive it.
+
+    `invoke(...)` runs a task against this lab (its environment, the repository as working
+    directory; pass `--inventory str(inventory)` to tasks that take one). `sudo(name, command)`
+    runs one command as root on a node over SSH; `connect(name)` opens a connection for several
+    (the caller closes it).
+    """
+
+    up: DockerLab
+    provisioning: Completed  # the first `invoke provision`
+    provision_seconds: float
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(self.up.hosts)
+
+    @property
+    def inventory(self) -> Path:
+        return self.up.inventory
+
+    @property
+    def root(self) -> Path:
+        """Where the lab's Vagrant state and inventory live."""
+        return self.inventory.parent
+
+    @property
+    def environ(self) -> dict[str, str]:
+        """The environment that points `invoke lab.*` and `vagrant` at this lab."""
+        return dict(self.up.lab.environ)
+
+    def host(self, name: str) -> Host:
+        return self.up.hosts[name]
+
+    def connect(self, name: str) -> Connection:
+        return connect(self.host(name))
+
+    def sudo(self, name: str, command: Command, *, timeout: float = 120.0) -> CommandResult:
+        """Run `command` as root on node `name` over a connection of its own."""
+        conn = self.connect(name)
+        try:
+            return conn.sudo(command, timeout=timeout)
+        finally:
+            conn.close()
+
+    def container_id(self, name: str) -> str:
+        """The node's Docker container, from Vagrant's machine state."""
+        return self.up.lab.paths.machine_id_file(name, "docker").read_text().strip()
+
+    def invoke(self, *args: str, timeout: float = INVOKE_TIMEOUT) -> Completed:
+        return run_invoke(self.environ, *args, timeout=timeout)
+
+    def provision(self, hosts: Sequence[str] = HOSTS, *flags: str) -> Completed:
+        return invoke_provision(self.up, hosts, *flags)
+
+
+@contextmanager
+def provisioned_docker_lab(root: Path, network: str = SHARED_NETWORK) -> Iterator[ProvisionedLab]:
+    """lab1 and lab2 up and provisioned with `invoke provision`; destroyed on exit."""
+    with running_docker_lab(root, network) as up:
+        started = time.monotonic()
+        done = invoke_provision(up)
+        if done.returncode != 0:
+            raise RuntimeError(
+                f"provisioning the test lab failed (exit {done.returncode}):\n"
+                f"{done.stdout[-4000:]}\n{done.stderr[-2000:]}"
+            )
+        yield ProvisionedLab(up, done, time.monotonic() - started)

@@ -1,4 +1,5 @@
-"""Shared paths and decompressed fixture text for the analysis tests."""
+"""Shared paths, decompressed fixture text and an in-process task runner for the analysis
+tests."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ import lzma
 from pathlib import Path
 
 import pytest
+from invoke import Program
+
+from orchestrator.tasks import ns
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 PERF = FIXTURES / "perf"
@@ -31,3 +35,13 @@ def plain_trace(tmp_path: Path):
         return path
 
     return write
+
+
+def run(*argv: str) -> int:
+    """Run a task through invoke's Program in this process; its exit code."""
+    program = Program(namespace=ns, name="netmatrix", binary="netmatrix")
+    try:
+        program.run(["netmatrix", *argv])
+    except SystemExit as stop:
+        return int(stop.code or 0)
+    return 0

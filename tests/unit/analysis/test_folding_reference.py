@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import gzip
 import io
-import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -156,15 +154,3 @@ def test_pid_tid_options(option: str):
     options = FoldOptions(include_pid=option == "pid", include_tid=option == "tid")
     folded = collapse(SYNTHETIC / "header_variants.perf.txt", options=options)
     assert b"".join(folded.lines()) == (SYNTHETIC / f"header_variants.{option}.folded").read_bytes()
-
-
-# -- the real script, when a copy is available (FLAMEGRAPH_STACKCOLLAPSE=/path/to/it) ----------
-
-REAL = os.environ.get("FLAMEGRAPH_STACKCOLLAPSE")
-
-
-@pytest.mark.skipif(not REAL or not shutil.which("perl"), reason="no stackcollapse-perf.pl given")
-@pytest.mark.parametrize("path", sorted(SYNTHETIC.glob("*.perf.txt")), ids=lambda p: p.name)
-def test_real_script_agrees(path: Path):
-    reference = subprocess.run(["perl", REAL, str(path)], capture_output=True, check=True)
-    assert b"".join(collapse(path).lines()) == reference.stdout

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import io
 import lzma
+import re
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -19,7 +21,7 @@ from orchestrator.analysis.source import TraceInput
 from orchestrator.analysis.summary import summarize
 from orchestrator.errors import NetmatrixError
 
-from .conftest import PERF, trace_bytes
+from .conftest import PERF, run, trace_bytes
 
 HEADERS = st.builds(
     lambda comm, ids, cpu, event: comm + b" " + ids + cpu + b" 12.345:" + event,
@@ -270,15 +272,27 @@ def test_missing_file_is_a_netmatrix_error(tmp_path, opener):
         opener(tmp_path / "nope.txt")
 
 
-def test_directory_and_unreadable_file(tmp_path):
-    with pytest.raises(NetmatrixError, match="directory"):
-        collapse(tmp_path)
-    locked = tmp_path / "locked.txt"
-    locked.write_text("x")
-    locked.chmod(0)
-    try:
-        with open(locked, "rb"):
-            pytest.skip("running as a user who can read mode-000 files (root)")
-    except PermissionError:
-        with pytest.raises(NetmatrixError, match="permission"):
-            collapse(locked)
+def _through_a_file(tmp_path: Path) -> Path:
+    """A path whose parent is a regular file."""
+    parent = tmp_path / "trace.txt"
+    parent.write_text("x")
+    return parent / "trace.txt"
+
+
+# Each fails for root too: /proc/sys/vm/drop_caches is write-only even for root (the sysctl
+# permission check applies the owner bits to uid 0), and opening it to read drops nothing.
+@pytest.mark.parametrize(
+    ("make_path", "reason"),
+    [
+        (lambda tmp_path: tmp_path, "is a directory, not a trace file"),
+        (lambda tmp_path: Path("/proc/sys/vm/drop_caches"), "permission denied"),
+        (_through_a_file, "cannot be read (Not a directory)"),
+    ],
+    ids=["directory", "write-only", "through-a-file"],
+)
+def test_unreadable_path_is_one_error_line_and_exit_2(tmp_path, capsys, make_path, reason):
+    path = make_path(tmp_path)
+    with pytest.raises(NetmatrixError, match=re.escape(reason)):
+        collapse(path)
+    assert run("trace.collapse", "--path", str(path)) == 2
+    assert capsys.readouterr().err == f"error: {path}: {reason}\n"

@@ -10,22 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from invoke import Program
 
-from orchestrator.tasks import ns
-
-from .conftest import FTRACE, PERF, SYNTHETIC, trace_bytes
+from .conftest import FTRACE, PERF, SYNTHETIC, run, trace_bytes
 
 ROOT = Path(__file__).resolve().parents[3]
-
-
-def run(*argv: str) -> int:
-    program = Program(namespace=ns, name="netmatrix", binary="netmatrix")
-    try:
-        program.run(["netmatrix", *argv])
-    except SystemExit as stop:
-        return int(stop.code or 0)
-    return 0
 
 
 def sorted_lines(data: bytes) -> bytes:
@@ -171,8 +159,7 @@ def test_ftrace_json(capsys):
 
 def test_real_invoke_script(tmp_path):
     invoke = Path(sys.executable).with_name("invoke")
-    if not invoke.exists():
-        pytest.skip("no invoke script next to the interpreter")
+    assert invoke.exists(), "the venv's invoke script is what users run"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     plain = tmp_path / "loop.perf.txt"
     plain.write_bytes(trace_bytes("loopback-64"))

@@ -69,6 +69,7 @@ def test_lab_up_virtualbox_writes_inventory_and_sets_promisc_with_standin_vboxma
         "ansible_port": 2200,
         "ansible_user": "vagrant",
         "ansible_ssh_private_key_file": "/tmp/exp/dot/machines/lab2/docker/private_key",
+        "ansible_become": True,
         "host_key_checking": False,
         "provider": "virtualbox",
         "lab_address": "192.168.60.12",
