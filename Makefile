@@ -11,19 +11,21 @@ SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 # Debian packages the tests and the demo need on the controller.
 SYSTEM_PACKAGES := openssh-server openssh-client docker.io iptables linux-perf debootstrap \
 	vagrant xz-utils iproute2 procps sudo ca-certificates python3-venv
+# Only the tests need these: a real browser for the HTML report, LaTeX for the tables.
+TEST_PACKAGES := chromium texlive-latex-base texlive-latex-recommended
 
-.PHONY: demo test unit integration lint system venv clean
+.PHONY: demo test unit integration lint system test-system venv clean
 
 demo: system venv
 	$(VENV)/bin/invoke demo
 
-test: system venv
+test: system test-system venv
 	bash scripts/run-tests.sh
 
 unit: venv
 	$(VENV)/bin/pytest tests/unit -q
 
-integration: system venv
+integration: system test-system venv
 	$(VENV)/bin/pytest tests/integration -q
 
 lint: venv
@@ -32,6 +34,9 @@ lint: venv
 
 system:
 	@bash scripts/install-system-packages.sh $(SYSTEM_PACKAGES)
+
+test-system:
+	@bash scripts/install-system-packages.sh $(TEST_PACKAGES)
 
 venv: $(VENV)/.synced
 

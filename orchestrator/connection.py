@@ -234,7 +234,10 @@ def _truthy(value: Any) -> bool:
 
 
 class _SudoMixin:
-    """Decides how `sudo` wraps a command for the login user; asks the host at most once."""
+    """`run` and `sudo` for both connections, on top of their `_execute`.
+
+    Decides how `sudo` wraps a command for the login user; asks the host at most once.
+    """
 
     host: Host
     _sudo_prefix: list[str] | bool | None = False  # False: not decided yet
@@ -242,8 +245,42 @@ class _SudoMixin:
     def _is_root(self) -> bool:
         raise NotImplementedError
 
-    def _raw_rc(self, text: str) -> int:
+    def _execute(
+        self, text: str, wire: str, timeout: float | None, stdin: str | None
+    ) -> CommandResult:
         raise NotImplementedError
+
+    def _raw_rc(self, text: str) -> int:
+        return self._execute(text, wire_command(text, timeout=30), 30, None).rc
+
+    def run(
+        self,
+        command: Command,
+        *,
+        timeout: float | None = None,
+        check: bool = False,
+        stdin: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> CommandResult:
+        text = command_text(command)
+        wire = wire_command(text, timeout=timeout, env=env)
+        return _checked(self.host, self._execute(text, wire, timeout, stdin), check)
+
+    def sudo(
+        self,
+        command: Command,
+        *,
+        timeout: float | None = None,
+        check: bool = False,
+        stdin: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> CommandResult:
+        text = command_text(command)
+        prefix, password = self._sudo()
+        wire = wire_command(text, timeout=timeout, env=env, sudo=prefix)
+        if password is not None:
+            stdin = password + "\n" + (stdin or "")
+        return _checked(self.host, self._execute(text, wire, timeout, stdin), check)
 
     def _sudo(self) -> tuple[list[str] | None, str | None]:
         """(sudo argv prefix or None when already root, password to feed on stdin)."""
@@ -485,38 +522,6 @@ class SSHConnection(_SudoMixin):
     def _is_root(self) -> bool:
         return self.user == "root"
 
-    def _raw_rc(self, text: str) -> int:
-        return self._execute(text, wire_command(text, timeout=30), 30, None).rc
-
-    def run(
-        self,
-        command: Command,
-        *,
-        timeout: float | None = None,
-        check: bool = False,
-        stdin: str | None = None,
-        env: dict[str, str] | None = None,
-    ) -> CommandResult:
-        text = command_text(command)
-        wire = wire_command(text, timeout=timeout, env=env)
-        return _checked(self.host, self._execute(text, wire, timeout, stdin), check)
-
-    def sudo(
-        self,
-        command: Command,
-        *,
-        timeout: float | None = None,
-        check: bool = False,
-        stdin: str | None = None,
-        env: dict[str, str] | None = None,
-    ) -> CommandResult:
-        text = command_text(command)
-        prefix, password = self._sudo()
-        wire = wire_command(text, timeout=timeout, env=env, sudo=prefix)
-        if password is not None:
-            stdin = password + "\n" + (stdin or "")
-        return _checked(self.host, self._execute(text, wire, timeout, stdin), check)
-
     def _execute(
         self, text: str, wire: str, timeout: float | None, stdin: str | None
     ) -> CommandResult:
@@ -653,38 +658,6 @@ class LocalConnection(_SudoMixin):
 
     def _is_root(self) -> bool:
         return os.geteuid() == 0
-
-    def _raw_rc(self, text: str) -> int:
-        return self._execute(text, wire_command(text, timeout=30), 30, None).rc
-
-    def run(
-        self,
-        command: Command,
-        *,
-        timeout: float | None = None,
-        check: bool = False,
-        stdin: str | None = None,
-        env: dict[str, str] | None = None,
-    ) -> CommandResult:
-        text = command_text(command)
-        wire = wire_command(text, timeout=timeout, env=env)
-        return _checked(self.host, self._execute(text, wire, timeout, stdin), check)
-
-    def sudo(
-        self,
-        command: Command,
-        *,
-        timeout: float | None = None,
-        check: bool = False,
-        stdin: str | None = None,
-        env: dict[str, str] | None = None,
-    ) -> CommandResult:
-        text = command_text(command)
-        prefix, password = self._sudo()
-        wire = wire_command(text, timeout=timeout, env=env, sudo=prefix)
-        if password is not None:
-            stdin = password + "\n" + (stdin or "")
-        return _checked(self.host, self._execute(text, wire, timeout, stdin), check)
 
     def _execute(
         self, text: str, wire: str, timeout: float | None, stdin: str | None

@@ -16,13 +16,14 @@ from orchestrator.lab.lifecycle import lab_up, open_lab
 from orchestrator.provision import provision
 from orchestrator.reports import queries
 from orchestrator.reports.rows import print_rows
+from orchestrator.reports.summary import demo_summary
 
 DEMO_SPEC = Path(__file__).resolve().parent.parent / "playbooks" / "demo.yml"
 DEMO_HOSTS = ("lab1", "lab2")
 
 
 def run_demo(figures: Path) -> None:
-    """Lab up, provision, demo matrix, then the runs table, the diff and the figure."""
+    """Lab up, provision, demo matrix, then the runs and results tables, the diff, figures."""
     lab = open_lab()
     lab.say("== lab.up: two Docker-provider nodes")
     lab_up(lab, DEMO_HOSTS, "docker")
@@ -41,5 +42,9 @@ def run_demo(figures: Path) -> None:
     print_rows(
         queries.runs(result.campaign), "table", title="runs", columns=queries.RUN_COLUMNS[2:]
     )
+    lab.say("== results.table --metric mbps --baseline loopback")
+    written = demo_summary(result.campaign, figures)
     lab.say("== results.diff --mode bridge --baseline loopback")
     queries.print_diff(queries.mode_diff("bridge", "loopback", None, result.campaign, 2.0), "table")
+    for path in written:
+        lab.say(f"figure: {path}")

@@ -549,6 +549,21 @@ class RunRecord:
     artifacts: tuple[ArtifactEntry, ...]
 
 
+# The columns a merge copies as they are, from a run and its cell.
+RUN_FIELDS = (
+    "global_id",
+    "repetition",
+    "status",
+    "started_at",
+    "finished_at",
+    "error",
+    "superseded",
+    "superseded_by",
+    "kernel",
+)
+CELL_FIELDS = ("mode", "size", "proto", "host")
+
+
 @dataclass(frozen=True)
 class CampaignDump:
     """A whole campaign, detached from its database."""
@@ -578,14 +593,8 @@ def current_run_values(db: Database, campaign: CampaignRef) -> list[RunValues]:
             Run.id.label("pk"),
             Run.global_id.label("run_id"),
             Cell.key.label("cell"),
-            Cell.mode,
-            Cell.size,
-            Cell.proto,
-            Cell.host,
-            Run.kernel,
-            Run.repetition,
-            Run.status,
-            Run.error,
+            *(getattr(Cell, name) for name in ("mode", "size", "proto", "host")),
+            *(getattr(Run, name) for name in ("kernel", "repetition", "status", "error")),
         )
         .join(Cell, Run.cell_id == Cell.id)
         .where(Cell.campaign_id == campaign.id, ~Run.superseded)
@@ -715,21 +724,10 @@ def dump_campaign(db: Database, campaign: CampaignRef) -> CampaignDump:
         snapshots=tuple(_snapshot_record(snapshots[snapshot_id]) for snapshot_id in snapshot_ids),
         runs=tuple(
             RunRecord(
-                global_id=run.global_id,
+                **{name: getattr(run, name) for name in RUN_FIELDS},
+                **{name: getattr(cell, name) for name in CELL_FIELDS},
                 cell=cell.key,
-                mode=cell.mode,
-                size=cell.size,
-                proto=cell.proto,
-                host=cell.host,
                 cell_kernel=cell.kernel,
-                repetition=run.repetition,
-                status=run.status,
-                started_at=run.started_at,
-                finished_at=run.finished_at,
-                error=run.error,
-                superseded=run.superseded,
-                superseded_by=run.superseded_by,
-                kernel=run.kernel,
                 snapshot=index[run.host_snapshot_id],
                 metrics=MappingProxyType(metrics.get(run.id, {})),
                 event_counts=MappingProxyType(events.get(run.id, {})),
@@ -757,22 +755,14 @@ def import_campaign(db: Database, dump: CampaignDump, *, keep_both: bool = False
             select(Campaign).where(Campaign.name == info.name, Campaign.spec_hash == info.spec_hash)
         )
         if campaign is None:
-            others = session.scalars(
-                select(Campaign.spec_hash).where(Campaign.name == info.name)
-            ).all()
-            if others and not keep_both:
-                return ImportResult(
-                    info.name,
-                    (),
-                    0,
-                    0,
-                    tuple(
-                        f"campaign {info.name}: spec {info.spec_hash[:12]} to import, "
-                        f"spec {other[:12]} here"
-                        for other in others
-                    ),
-                    True,
-                )
+            others = session.scalars(select(Campaign.spec_hash).where(Campaign.name == info.name))
+            conflicts = tuple(
+                f"campaign {info.name}: spec {info.spec_hash[:12]} to import, "
+                f"spec {other[:12]} here"
+                for other in others
+            )
+            if conflicts and not keep_both:
+                return ImportResult(info.name, (), 0, 0, conflicts, True)
             campaign = Campaign(**dataclasses.asdict(info))
             session.add(campaign)
             session.flush()
@@ -789,7 +779,7 @@ def import_campaign(db: Database, dump: CampaignDump, *, keep_both: bool = False
         }
         snapshot_ids: dict[int, int] = {}
         added: list[str] = []
-        conflicts: list[str] = []
+        problems: list[str] = []
         superseded = 0
         for run in dump.runs:
             if run.global_id in known:
@@ -801,28 +791,16 @@ def import_campaign(db: Database, dump: CampaignDump, *, keep_both: bool = False
                     )
                     superseded += 1
                 continue
+            wanted = {name: getattr(run, name) for name in CELL_FIELDS} | {
+                "kernel": run.cell_kernel
+            }
             cell = cells.get(run.cell)
             if cell is None:
-                cell = Cell(
-                    campaign_id=campaign.id,
-                    key=run.cell,
-                    mode=run.mode,
-                    size=run.size,
-                    proto=run.proto,
-                    host=run.host,
-                    kernel=run.cell_kernel,
-                )
+                cell = cells[run.cell] = Cell(campaign_id=campaign.id, key=run.cell, **wanted)
                 session.add(cell)
                 session.flush()
-                cells[run.cell] = cell
-            elif (cell.mode, cell.size, cell.proto, cell.host, cell.kernel) != (
-                run.mode,
-                run.size,
-                run.proto,
-                run.host,
-                run.cell_kernel,
-            ):
-                conflicts.append(
+            elif any(getattr(cell, name) != value for name, value in wanted.items()):
+                problems.append(
                     f"cell {run.cell} of campaign {info.name}: kernel {run.cell_kernel} to "
                     f"import, {cell.kernel} here (run {run.global_id} not imported)"
                 )
@@ -831,7 +809,7 @@ def import_campaign(db: Database, dump: CampaignDump, *, keep_both: bool = False
                 snapshot_ids[run.snapshot] = _snapshot_id(session, dump.snapshots[run.snapshot])
             _add_run(session, run, cell.id, snapshot_ids[run.snapshot])
             added.append(run.global_id)
-    return ImportResult(info.name, tuple(added), len(known), superseded, tuple(conflicts), False)
+    return ImportResult(info.name, tuple(added), len(known), superseded, tuple(problems), False)
 
 
 def _campaign_info(row: Campaign) -> CampaignInfo:
@@ -883,17 +861,9 @@ def _snapshot_id(session: Session, snapshot: SnapshotRecord) -> int:
 
 def _add_run(session: Session, run: RunRecord, cell_id: int, snapshot_id: int) -> None:
     row = Run(
-        global_id=run.global_id,
+        **{name: getattr(run, name) for name in RUN_FIELDS},
         cell_id=cell_id,
-        repetition=run.repetition,
-        status=run.status,
-        started_at=run.started_at,
-        finished_at=run.finished_at,
-        error=run.error,
-        superseded=run.superseded,
-        superseded_by=run.superseded_by,
         host_snapshot_id=snapshot_id,
-        kernel=run.kernel,
     )
     session.add(row)
     session.flush()

@@ -87,6 +87,8 @@ class LabHost:
 def run_matrix(options: MatrixOptions, progress_stream=None) -> MatrixResult:
     """Run (or with `dry_run`, plan) a matrix; see the module docstring for the order."""
     spec = load_spec(options.spec_path)
+    # The campaign is the spec as written: `rerun --repetitions` runs part of it again.
+    campaign_hash = spec_hash(spec)
     if options.repetitions is not None:
         spec = _with_repetitions(spec, options.repetitions)
     hosts = _select_hosts(options)
@@ -99,7 +101,7 @@ def run_matrix(options: MatrixOptions, progress_stream=None) -> MatrixResult:
         return MatrixResult(spec.name, {})
     with open_database() as db:
         campaign = repository.get_or_create_campaign(
-            db, spec.name, options.spec_path.read_text(), spec_hash(spec), __version__, _commit()
+            db, spec.name, options.spec_path.read_text(), campaign_hash, __version__, _commit()
         )
         repository.mark_stale_runs_interrupted(db, campaign)
         if options.cell:
@@ -335,10 +337,16 @@ def _attempt(
 ) -> run.RunOutcome:
     conn = connections.get(host.host.name)
     if conn is None:
-        conn = connections[host.host.name] = connect(host.host)
-        install_host_files(conn)
-        if modes.driver_for(request.cell.mode).containers:
-            require_traffic_image(conn)
+        conn = connect(host.host)
+        try:
+            install_host_files(conn)
+        except BaseException:
+            conn.close()  # not kept: the next run connects and installs again
+            raise
+        connections[host.host.name] = conn
+    # Every container run, not just the first run of a connection (often a loopback one).
+    if modes.driver_for(request.cell.mode).containers:
+        require_traffic_image(conn)
     return run.execute(conn, request, say)
 
 

@@ -24,6 +24,10 @@ class MatrixProgress:
     def __init__(self, total: int, console: Console | None = None, stream: TextIO | None = None):
         self.console = console or Console(file=stream)
         self.live_view = self.console.is_terminal
+        if not self.live_view:
+            # One event, one line: rich would break it at 80 columns off a terminal, which
+            # splits a run's line from its error in a log read with grep.
+            self.console.soft_wrap = True
         self.total = total
         self.counts: Counter[str] = Counter()
         self.hosts: dict[str, str] = {}

@@ -52,7 +52,15 @@ SPEC = ArgSpec(
 _NAME = re.compile(r"^[A-Za-z0-9_@][A-Za-z0-9_@.:\-]*$")
 
 # Scripts take every value as a positional parameter ("$1"…), never as part of their text.
-_PID_ALIVE = 'pid=$(cat -- "$1" 2>/dev/null) && [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null'
+# A pid file outlives its process across a reboot or a container restart, and its pid may by
+# then belong to another program. Alive means: that pid runs, and it started no later than
+# the pid file was written (start time from /proc/PID/stat field 22, in ticks since boot).
+_PID_ALIVE = r"""pid=$(cat -- "$1" 2>/dev/null) && [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || exit 1
+ticks=$(sed 's/^.*) //' "/proc/$pid/stat" | cut -d' ' -f20)
+boot=$(awk '/^btime/ { print $2 }' /proc/stat)
+started=$((boot + ticks / $(getconf CLK_TCK)))
+[ "$started" -le "$(($(stat -c %Y -- "$1") + 1))" ]
+"""
 _START_DAEMON = 'log=$1; shift; setsid "$@" >>"$log" 2>&1 </dev/null & echo $!'
 _WRITE_PID = 'printf "%s\\n" "$1" > "$2"'
 _SYSV_ENABLED = 'ls /etc/rc[2-5].d/S[0-9][0-9]"$1" >/dev/null 2>&1'
@@ -83,6 +91,9 @@ class _Manager:
             return False
         if self.kind == "sysvinit" and not self.params["daemon"] and not self.params["pidfile"]:
             return False
+        return self._pid_alive()
+
+    def _pid_alive(self) -> bool:
         return self.ctx.run(["sh", "-c", _PID_ALIVE, "sh", self.pidfile]).ok
 
     def enabled(self) -> bool | None:
@@ -139,7 +150,7 @@ class _Manager:
             tail = self.ctx.run(["tail", "-n", "5", "--", self.logfile])
             raise _Failure(f"{daemon} exited right after starting: {last_line(tail)}", tail)
         # Daemons such as dockerd write their own pidfile; only fill it in when they did not.
-        if not self.ctx.run(["sh", "-c", _PID_ALIVE, "sh", self.pidfile]).ok:
+        if not self._pid_alive():
             self._must(["sh", "-c", _WRITE_PID, "sh", pid, self.pidfile], "writing pidfile of")
 
     def stop(self) -> None:

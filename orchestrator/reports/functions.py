@@ -50,19 +50,21 @@ class AddedFunctions:
     untraced: tuple[str, ...]
 
 
-def traced_modes(counts: Counts) -> list[str]:
-    return list(dict.fromkeys(mode for mode, _ in counts))
+def traced(counts: Counts) -> dict[tuple[str, str], repository.FunctionCounts]:
+    """The (mode, kernel) pairs whose ok runs recorded a trace (ok plain-only runs did not)."""
+    return {key: found for key, found in counts.items() if found.records > 0}
 
 
 def top_functions(counts: Counts, mode: str, top: int) -> list[FunctionShare]:
     """The `top` functions of a mode's stacks per kernel, most frequent first."""
     if top < 1:
         raise NetmatrixError(f"--top must be at least 1, not {top}")
-    kernels = sorted(kernel for traced, kernel in counts if traced == mode)
+    counts = traced(counts)
+    kernels = sorted(kernel for other, kernel in counts if other == mode)
     if not kernels:
+        modes = dict.fromkeys(other for other, _ in counts)
         raise NetmatrixError(
-            f"no ok traced runs of mode {mode}; modes with traces: "
-            f"{', '.join(traced_modes(counts)) or 'none'}"
+            f"no ok traced runs of mode {mode}; modes with traces: {', '.join(modes) or 'none'}"
         )
     shares = []
     for kernel in kernels:
@@ -80,6 +82,7 @@ def added_functions(
 ) -> list[AddedFunctions]:
     """Per kernel with baseline traces: the `top` functions each other mode adds over it,
     among those in at least `MIN_PERCENT` of the mode's records."""
+    counts = traced(counts)
     result = []
     for kernel in sorted({kernel for mode, kernel in counts if mode == baseline}):
         base = _counts(counts[(baseline, kernel)])

@@ -28,7 +28,7 @@ TEMPLATE = """<!DOCTYPE html>
   figure img { max-width: 100%; border: 1px solid #ddd; }
   figcaption { font-size: 0.9em; color: #333; }
   pre { background: #f4f4f4; padding: 0.8em; overflow-x: auto; font-size: 0.85em; }
-  .diff { display: flex; flex-wrap: wrap; gap: 0 2em; }
+  .diff { display: flex; flex-wrap: wrap; gap: 0 2em; align-items: flex-start; }
   code { font-size: 0.95em; }
 </style>
 </head>

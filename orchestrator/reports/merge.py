@@ -65,8 +65,8 @@ def import_database(path: Path, results: Path, *, keep_both: bool = False) -> Me
     """Merge the database at PATH into this one (`NETMATRIX_DB`), files into `results`."""
     source = source_database(path)
     target = make_url(database_url())
-    same_file = target.get_backend_name() == "sqlite" and target.database
-    if same_file and Path(target.database).resolve() == source.resolve():
+    sqlite_file = target.get_backend_name() == "sqlite" and target.database
+    if sqlite_file and Path(target.database).resolve() == source.resolve():
         raise NetmatrixError(f"{source} is this very database: nothing to import")
     results_done: list[repository.ImportResult] = []
     entries: list[repository.ArtifactEntry] = []

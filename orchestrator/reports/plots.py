@@ -98,7 +98,7 @@ def throughput_figure(table: ResultTable) -> Figure:
                     label=f"{mode} (n={_n_text([cell for _, cell in points])})",
                     marker=MARKERS[index % len(MARKERS)],
                     linestyle=LINES[index % len(LINES)],
-                    color=str(GREYS[0]) if index % 2 else "black",
+                    color=GREYS[0] if index % 2 else "black",
                     markerfacecolor="white" if index % 2 else "black",
                     capsize=3,
                     linewidth=1.2,

@@ -159,14 +159,14 @@ def build_table(campaign: str, runs: Sequence[RunValues], spec: TableSpec) -> Re
             _axis(run, spec.cols),
         )
         grouped.setdefault(key, []).append(run)
-    plain = {key: _cell(members, metric) for key, members in grouped.items()}
+    unrated = {key: _cell(members, metric) for key, members in grouped.items()}
     groups = tuple(
         TableGroup(
             value,
             MappingProxyType(
                 {
-                    (row, col): _with_baseline(plain, (value, row, col), spec)
-                    for (group, row, col) in plain
+                    (row, col): _with_baseline(unrated, (value, row, col), spec)
+                    for (group, row, col) in unrated
                     if group == value
                 }
             ),
@@ -234,12 +234,12 @@ def _cell(runs: Sequence[RunValues], metric: MetricChoice) -> TableCell:
 
 
 def _with_baseline(
-    plain: Mapping[tuple[str | None, str, str], TableCell],
+    unrated: Mapping[tuple[str | None, str, str], TableCell],
     key: tuple[str | None, str, str],
     spec: TableSpec,
 ) -> TableCell:
     """The cell with its ratio to the baseline mode's cell at the same other coordinates."""
-    cell = plain[key]
+    cell = unrated[key]
     if spec.baseline is None or cell.state != CellState.MEASURED:
         return cell
     axes = (spec.by, spec.rows, spec.cols)
@@ -247,7 +247,7 @@ def _with_baseline(
     if key[position] == spec.baseline:
         return replace(cell, is_baseline=True)
     base_key = tuple(spec.baseline if i == position else part for i, part in enumerate(key))
-    base = plain.get(base_key, TableCell(CellState.NOT_RUN))  # type: ignore[arg-type]
+    base = unrated.get(base_key, TableCell(CellState.NOT_RUN))  # type: ignore[arg-type]
     if base.state != CellState.MEASURED:
         return replace(cell, note=f"no baseline: {spec.baseline} {base.state}")
     ratio, note = _ratio(cell.values, base.values, f"the mean of {spec.baseline} is 0")

@@ -22,6 +22,7 @@ from orchestrator.analysis.ftrace import parse_function_graph
 from orchestrator.analysis.perfscript import PerfScriptReader
 from orchestrator.analysis.summary import summarize
 from orchestrator.errors import NetmatrixError
+from orchestrator.reports.diff import print_diff
 from orchestrator.tasks._cli import user_errors
 
 _FORMATS = ("table", "json")
@@ -212,41 +213,9 @@ def diff(c, baseline, path, format="table", factor=2.0):
     base = function_counts(base_reader)
     target = function_counts(target_reader)
     result = diff_functions(base, target, factor=factor)
-    if format == "json":
-        _emit_json(result.as_dict())
-    else:
-        _diff_tables(result.as_dict(), base.records, target.records)
+    print_diff(result.as_dict(), base.records, target.records, format)
     _warn(base_reader.stats.describe() and f"{baseline}: {base_reader.stats.describe()}")
     _warn(target_reader.stats.describe() and f"{path}: {target_reader.stats.describe()}")
-
-
-def _diff_tables(
-    data: dict[str, list[dict[str, Any]]], base_records: int, target_records: int
-) -> None:
-    from rich.table import Table
-
-    console = _console()
-    console.print(f"baseline: {base_records} records, target: {target_records} records")
-    for key, title in (("extra", "Only in the target"), ("missing", "Only in the baseline")):
-        table = Table(title=f"{title} ({len(data[key])})")
-        table.add_column("function")
-        table.add_column("records", justify="right")
-        for item in data[key]:
-            table.add_row(_printable(item["function"]), str(item["samples"]))
-        console.print(table)
-    table = Table(title=f"Share of records changed ({len(data['changed'])})")
-    table.add_column("function")
-    table.add_column("baseline", justify="right")
-    table.add_column("target", justify="right")
-    table.add_column("ratio", justify="right")
-    for item in data["changed"]:
-        table.add_row(
-            _printable(item["function"]),
-            f"{item['baseline_share']:.2%}",
-            f"{item['target_share']:.2%}",
-            f"{item['ratio']:.2f}x",
-        )
-    console.print(table)
 
 
 @task(
