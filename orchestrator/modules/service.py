@@ -55,7 +55,8 @@ _NAME = re.compile(r"^[A-Za-z0-9_@][A-Za-z0-9_@.:\-]*$")
 # A pid file outlives its process across a reboot or a container restart, and its pid may by
 # then belong to another program. Alive means: that pid runs, and it started no later than
 # the pid file was written (start time from /proc/PID/stat field 22, in ticks since boot).
-_PID_ALIVE = r"""pid=$(cat -- "$1" 2>/dev/null) && [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || exit 1
+_PID_ALIVE = r"""pid=$(cat -- "$1" 2>/dev/null) && [ -n "$pid" ] || exit 1
+kill -0 "$pid" 2>/dev/null || exit 1
 ticks=$(sed 's/^.*) //' "/proc/$pid/stat" | cut -d' ' -f20)
 boot=$(awk '/^btime/ { print $2 }' /proc/stat)
 started=$((boot + ticks / $(getconf CLK_TCK)))

@@ -21,7 +21,8 @@ def walk(collection, prefix=""):
 
 report = {}
 for name, task in walk(ns):
-    flags = {p.strip("_").replace("_", "-") for p in inspect.signature(task.body).parameters} - {"c"}
+    params = inspect.signature(task.body).parameters
+    flags = {p.strip("_").replace("_", "-") for p in params} - {"c"}
     helped = {h.replace("_", "-") for h in task.help}
     doc = (task.__doc__ or "").strip()
     report[name] = {"undocumented": sorted(flags - helped), "stale": sorted(helped - flags),
