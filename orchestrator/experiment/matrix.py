@@ -38,6 +38,7 @@ from orchestrator.experiment.cells import (
 )
 from orchestrator.experiment.hosttools import install_host_files
 from orchestrator.experiment.kernels import choose_kernel
+from orchestrator.experiment.lock import matrix_lock
 from orchestrator.experiment.progress import MatrixProgress
 from orchestrator.experiment.schedule import Lane, Plan, plan
 from orchestrator.experiment.spec import Spec, load_spec, spec_hash
@@ -99,7 +100,7 @@ def run_matrix(options: MatrixOptions, progress_stream=None) -> MatrixResult:
     if options.dry_run:
         print(plan(spec, cells, set(), [(i.host, i.kernel) for i in lab]).render())
         return MatrixResult(spec.name, {})
-    with open_database() as db:
+    with matrix_lock(options.results), open_database() as db:
         campaign = repository.get_or_create_campaign(
             db, spec.name, options.spec_path.read_text(), campaign_hash, __version__, _commit()
         )
