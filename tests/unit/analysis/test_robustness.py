@@ -110,10 +110,12 @@ def test_fast_path_equals_line_machine(lines, ending, chunk_size):
 
 
 @settings(max_examples=200, deadline=None)
-@given(LINES, st.sampled_from(["net:net_dev_queue", "cycles", "skb:consume_skb"]))
-def test_event_filter_equals_folding_the_cut_records(lines, event):
-    data = b"\n".join(lines) + b"\n\n"
+@given(WELL_FORMED, st.sampled_from(["net:net_dev_queue", "cycles", "skb:consume_skb"]))
+def test_event_filter_equals_folding_the_cut_records(data, event):
     # Cut the records of `event` out (header line to blank line), then fold them as a whole.
+    # Well-formed traces only: where blank lines are missing, "the records of an event" has
+    # no single meaning (the reference merges the records; a cut would split them again);
+    # those inputs are covered by the fast/slow equivalence and the no-crash properties.
     from orchestrator.analysis.perfscript import header_event
 
     cut: list[bytes] = []
