@@ -83,7 +83,12 @@ def test_node_image_builds_for_real():
             "sudo -l -U vagrant | tail -1; ls /etc/ssh | grep -c host_ || true; "
             "python3 -c 'import json; print(json.dumps(1))'; grep -h URIs /etc/apt/sources.list.d/*"
         )
-        output = client.containers.run(tag, ["sh", "-c", script], remove=True).decode()
+        container = client.containers.run(tag, ["sh", "-c", script], detach=True)
+        try:
+            container.wait(timeout=120)
+            output = container.logs(stdout=True, stderr=False).decode()
+        finally:
+            container.remove(v=True)  # the image declares a volume for nested Docker
         lines = output.splitlines()
         assert lines[0] == "vagrant"
         assert lines[1] == key
