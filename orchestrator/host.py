@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from orchestrator.errors import NetmatrixError
+
 SECRET_VARS = frozenset({"ansible_become_password", "ansible_password", "ansible_ssh_pass"})
 
 
@@ -25,7 +27,17 @@ class Host:
 
     @property
     def port(self) -> int:
-        return int(self.vars.get("ansible_port", 22))
+        """`ansible_port`, checked here so that no consumer fails on it with a traceback."""
+        value = self.vars.get("ansible_port", 22)
+        try:
+            port = int(value)
+        except (TypeError, ValueError):
+            port = 0
+        if not 1 <= port <= 65535:
+            raise NetmatrixError(
+                f"host {self.name}: ansible_port {value!r} is not a port (1..65535)"
+            )
+        return port
 
     @property
     def user(self) -> str | None:
@@ -55,4 +67,6 @@ class Host:
         return {key: value for key, value in self.vars.items() if key not in SECRET_VARS}
 
     def __repr__(self) -> str:
-        return f"Host(name={self.name!r}, address={self.address!r}, port={self.port})"
+        # The raw value: a repr must not fail on the bad port it may be helping to debug.
+        port = self.vars.get("ansible_port", 22)
+        return f"Host(name={self.name!r}, address={self.address!r}, port={port})"

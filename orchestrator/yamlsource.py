@@ -100,7 +100,13 @@ _Loader.add_constructor("tag:yaml.org,2002:seq", _construct_sequence)
 
 def parse_yaml(text: str | bytes, source: str) -> Any:
     """Load one YAML document; malformed YAML becomes a NetmatrixError naming source:line:col."""
-    loader = _Loader(text)
+    try:
+        # The reader decodes bytes as the loader is built: undecodable input fails here.
+        loader = _Loader(text)
+    except yaml.reader.ReaderError as error:
+        raise NetmatrixError(
+            f"{source}: not UTF-8 text ({error.reason} at byte {error.position})"
+        ) from None
     loader.source = source
     try:
         return loader.get_single_data()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import subprocess
 import threading
 import uuid
@@ -51,6 +52,8 @@ log = logging.getLogger(__name__)
 
 RESULTS_DIR = Path(os.environ.get("NETMATRIX_RESULTS", "results"))
 
+_HOST_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
 
 @dataclass(frozen=True)
 class MatrixOptions:
@@ -88,6 +91,8 @@ class LabHost:
 def run_matrix(options: MatrixOptions, progress_stream=None) -> MatrixResult:
     """Run (or with `dry_run`, plan) a matrix; see the module docstring for the order."""
     spec = load_spec(options.spec_path)
+    # Every argument is checked before a host is contacted.
+    selector = parse_cell_selector(options.cell) if options.cell else None
     # The campaign is the spec as written: `rerun --repetitions` runs part of it again.
     campaign_hash = spec_hash(spec)
     if options.repetitions is not None:
@@ -95,8 +100,8 @@ def run_matrix(options: MatrixOptions, progress_stream=None) -> MatrixResult:
     hosts = _select_hosts(options)
     lab = _gather(hosts, spec)
     cells = expand(spec, [(item.host, item.kernel) for item in lab])
-    if options.cell:
-        cells = select_cells(cells, parse_cell_selector(options.cell))
+    if selector is not None:
+        cells = select_cells(cells, selector)
     if options.dry_run:
         print(plan(spec, cells, set(), [(i.host, i.kernel) for i in lab]).render())
         return MatrixResult(spec.name, {})
@@ -129,7 +134,27 @@ def _select_hosts(options: MatrixOptions) -> list[Host]:
             f"{options.inventory}: no such inventory; bring a lab up with invoke lab.up "
             "or pass --inventory"
         )
-    return load_inventory(options.inventory).select(options.hosts or "all")
+    hosts = load_inventory(options.inventory).select(options.hosts or "all")
+    for host in hosts:
+        _check_host(options.inventory, host)
+    return hosts
+
+
+def _check_host(inventory: Path, host: Host) -> None:
+    """Refuse, before any host is contacted, a host the matrix cannot use safely.
+
+    Host names become cell keys, directory names and report labels, so they keep to the
+    characters of a file name (Ansible allows more; `invoke inventory` still shows them).
+    """
+    if not _HOST_NAME.fullmatch(host.name):
+        raise NetmatrixError(
+            f"{inventory}: host {host.name!r}: a matrix host name may hold only letters, "
+            "digits, '.', '_' and '-'"
+        )
+    try:
+        host.port  # noqa: B018  (the property validates ansible_port)
+    except NetmatrixError as error:
+        raise NetmatrixError(f"{inventory}: {error}") from None
 
 
 def _gather(hosts: Sequence[Host], spec: Spec) -> list[LabHost]:

@@ -49,6 +49,8 @@ DEFAULTS: dict[str, dict[str, Any]] = {
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m)")
 _FUNCTION = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
+# perf's event syntax (net:*, cpu/event=0x3c/u, {a,b}:S) without spaces or shell characters.
+_EVENT = re.compile(r"[A-Za-z0-9_:*?.,=/@+{}\[\]-]+")
 
 
 @dataclass(frozen=True)
@@ -170,8 +172,10 @@ def _trace(node: Node) -> Trace:
     events: list[str] = []
     for item in perf["events"].sequence(unique=True):
         event = item.string()
-        if any(char.isspace() for char in event):
-            raise item.error(f"{event!r} is not a perf event (no spaces allowed)")
+        if not _EVENT.fullmatch(event):
+            raise item.error(
+                f"{event!r} is not a perf event (no spaces or shell characters allowed)"
+            )
         events.append(event)
     period = perf["period"].integer()
     if period < 1:

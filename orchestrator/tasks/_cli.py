@@ -20,3 +20,20 @@ def user_errors(task_body: Callable[..., Any]) -> Callable[..., Any]:
             raise Exit(f"error: {error}", code=error.exit_code) from None
 
     return wrapper
+
+
+def count_flag(flag: str, value: object, default: int, most: int = 1_000_000) -> int:
+    """A whole-number flag, parsed here rather than by invoke.
+
+    A task whose default is an int makes invoke convert the flag while parsing, and a bad
+    value then ends in invoke's traceback; tasks default such flags to None and call this.
+    """
+    if value is None:
+        return default
+    try:
+        number = int(str(value))
+    except ValueError:
+        raise NetmatrixError(f"{flag} must be a whole number, not {value!r}") from None
+    if not 1 <= number <= most:
+        raise NetmatrixError(f"{flag}: {number} is out of range (1..{most})")
+    return number

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from invoke import Exit, task
 
-from orchestrator.tasks._cli import user_errors
+from orchestrator.tasks._cli import count_flag, user_errors
 
 _HELP = {
     "hosts": "host pattern: lab1,lab2, a group, all, lab*, all:!controller",
@@ -77,6 +77,6 @@ def rerun(
         hosts=hosts,
         inventory=Path(inventory),
         cell=cell,
-        repetitions=None if repetitions is None else int(repetitions),
+        repetitions=None if repetitions is None else count_flag("--repetitions", repetitions, 0),
         keep_script=keep_script,
     )

@@ -23,7 +23,7 @@ from orchestrator.analysis.perfscript import PerfScriptReader
 from orchestrator.analysis.summary import summarize
 from orchestrator.errors import NetmatrixError
 from orchestrator.reports.diff import print_diff
-from orchestrator.tasks._cli import user_errors
+from orchestrator.tasks._cli import count_flag, user_errors
 
 _FORMATS = ("table", "json")
 
@@ -126,16 +126,16 @@ def collapse(c, path, event=None, out=None, format="folded", pid=False, tid=Fals
     help={
         "path": "perf script text (plain, .gz, .xz) or - for standard input",
         "format": "table or json",
-        "top": "how many functions to list",
+        "top": "how many functions to list (default 20)",
     }
 )
 @user_errors
-def summary(c, path, format="table", top=20):
+def summary(c, path, format="table", top=None):
     """Records per event, device, process; payload lengths; top functions; unreadable lines."""
     _check_format(format, _FORMATS)
+    top = count_flag("--top", top, default=20)
     reader = PerfScriptReader(path)
     result = summarize(reader, reader.stats)
-    top = int(top)
     if format == "json":
         _emit_json(result.as_dict(top=top))
     else:
@@ -193,18 +193,19 @@ def _summary_tables(result: Any, top: int) -> None:
         "baseline": "the baseline trace (perf script text, plain, .gz, .xz)",
         "path": "the trace to compare with it",
         "format": "table or json",
-        "factor": "a share of records changing by more than this factor is 'changed'",
+        "factor": "a share of records changing by more than this factor is 'changed' (default 2)",
     }
 )
 @user_errors
-def diff(c, baseline, path, format="table", factor=2.0):
+def diff(c, baseline, path, format="table", factor=None):
     """Kernel functions the trace's stacks have that the baseline's lack, and the reverse."""
     _check_format(format, _FORMATS)
     try:
-        factor = float(factor)
+        # Parsed here, not by invoke (whose float default would turn 'big' into a traceback).
+        factor = 2.0 if factor is None else float(factor)
     except ValueError:
         raise NetmatrixError(f"--factor must be a number, not {factor!r}") from None
-    if factor < 1.0:
+    if not factor >= 1.0:  # also refuses nan
         raise NetmatrixError(f"--factor must be at least 1, not {factor}")
     if baseline == "-" and path == "-":
         raise NetmatrixError("only one of --baseline and --path can be standard input (-)")
@@ -222,13 +223,14 @@ def diff(c, baseline, path, format="table", factor=2.0):
     help={
         "path": "ftrace function_graph output (plain, .gz, .xz) or - for standard input",
         "format": "table or json",
-        "top": "how many functions to list in the table",
+        "top": "how many functions to list in the table (default 30)",
     }
 )
 @user_errors
-def ftrace(c, path, format="table", top=30):
+def ftrace(c, path, format="table", top=None):
     """Per-function calls, total, self and max time from a function_graph trace."""
     _check_format(format, _FORMATS)
+    top = count_flag("--top", top, default=30)
     graph = parse_function_graph(path)
     if format == "json":
         _emit_json(graph.as_dict())
@@ -247,7 +249,7 @@ def ftrace(c, path, format="table", top=30):
             table.add_column(
                 column, justify="left" if column in ("function", "module") else "right"
             )
-        for item in data["functions"][: int(top)]:
+        for item in data["functions"][:top]:
             table.add_row(
                 _printable(item["function"]),
                 item["module"] or "",
