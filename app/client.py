@@ -240,7 +240,7 @@ def report(args: argparse.Namespace, tally: Tally) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    common.name_process("client")
+    common.name_process(args.process_name or "nm-client")
     tally = Tally()
     try:
         (run_tcp if args.proto == "tcp" else run_udp)(args, tally)

@@ -73,20 +73,23 @@ def traffic_parser(prog: str, description: str) -> ArgumentParser:
         default="stream",
         help="stream: throughput; rr: request/response round trips (default: stream)",
     )
+    parser.add_argument(
+        "--process-name",
+        help=f"process name in traces, at most 15 characters (default: nm-{prog})",
+    )
     return parser
 
 
-PROCESS_PREFIX = "nm-"
-"""Traffic processes are named `nm-client` / `nm-server` (their comm in perf records), so the
-trace reducer can keep the records of the measured traffic apart from everything else the
-machine did during a system-wide recording (sshd, dockerd, other hosts' control traffic)."""
+def name_process(name: str) -> None:
+    """Set this process's comm, as perf records show it (threads started later inherit it).
 
-
-def name_process(role: str) -> None:
-    """Set this process's comm to `nm-<role>` (threads started later inherit it); Linux only."""
+    Orchestration names a run's server and client `nm-<run tag>`, so the trace reducer can
+    keep that run's records apart from everything else a system-wide recording holds (sshd,
+    dockerd, other runs' traffic on the same machine). Linux only; at most 15 characters.
+    """
     try:
         libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(15, f"{PROCESS_PREFIX}{role}".encode(), 0, 0, 0)  # 15 = PR_SET_NAME
+        libc.prctl(15, name.encode()[:15], 0, 0, 0)  # 15 = PR_SET_NAME
     except (OSError, AttributeError):
         pass  # not Linux: the name is a convenience for tracing, not needed for traffic
 

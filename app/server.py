@@ -235,7 +235,7 @@ def serve_udp(sock: socket.socket, args: argparse.Namespace, flows: Flows) -> No
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    common.name_process("server")
+    common.name_process(args.process_name or "nm-server")
     flows = Flows()
     stop_on_signals()
     try:

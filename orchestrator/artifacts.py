@@ -8,6 +8,7 @@ local file's is computed after writing, so the database never lists a file it ha
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,12 +45,27 @@ def _recorded(kind: str, path: Path) -> Artifact:
     return Artifact(kind, path, hashlib.sha256(data).hexdigest(), len(data))
 
 
+def _make_dirs(directory: Path) -> None:
+    """Create `directory` and missing parents as 0755 (mkdir's mode only drops bits of the
+    umask, so a permissive umask cannot make a results directory world-writable)."""
+    missing: list[Path] = []
+    for path in (directory, *directory.parents):
+        if path.exists():
+            break
+        missing.append(path)
+    for path in reversed(missing):
+        path.mkdir(mode=0o755, exist_ok=True)
+
+
 def write_artifact(directory: Path, name: str, text: str, kind: str | None = None) -> Artifact:
     """Write a text artifact; a full disk is a clear error, never a silently short file."""
     path = directory / name
     try:
-        directory.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
+        _make_dirs(directory)
+        # 0644 whatever the umask: artifacts are data others read, never write.
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        with open(descriptor, "w") as stream:
+            stream.write(text)
     except OSError as error:
         raise NetmatrixError(f"cannot store artifact {path}: {error.strerror}") from None
     return _recorded(kind or name.split(".")[0], path)
@@ -61,7 +77,7 @@ def fetch_artifact(
     """Fetch a remote file into the run's directory, checksums verified on both ends."""
     path = directory / name
     try:
-        directory.mkdir(parents=True, exist_ok=True)
+        _make_dirs(directory)
         transfer = conn.get(remote, path)
     except OSError as error:
         raise NetmatrixError(f"cannot store artifact {path}: {error.strerror}") from None

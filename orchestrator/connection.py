@@ -462,8 +462,9 @@ def _connect_ssh(
 ) -> SSHConnection:
     where = _where(host)
     if host.key_file and not Path(host.key_file).expanduser().is_file():
+        # The path is left out: this message reaches play output and the results database.
         raise MissingKeyFile(
-            f"{where}: ansible_ssh_private_key_file {host.key_file} does not exist"
+            f"{where}: the file named by ansible_ssh_private_key_file does not exist"
         )
     attempts = max(0, retries) + 1
     last: BaseException | None = None

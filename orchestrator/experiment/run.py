@@ -28,7 +28,6 @@ from orchestrator.experiment.hosttools import REDUCER_PATH
 from orchestrator.experiment.spec import Spec
 
 REMOTE_WORK = "/var/tmp/netmatrix"
-TRAFFIC_PROCESS_PREFIX = "nm-"  # app/common.py names the traffic processes nm-client/nm-server
 READY_TIMEOUT = 15.0
 CLIENT_GRACE = 30.0
 
@@ -54,6 +53,12 @@ class RunRequest:
     @property
     def workdir(self) -> str:
         return f"{REMOTE_WORK}/{self.tag}"
+
+    @property
+    def process_name(self) -> str:
+        """What server and client call themselves, so the reducer counts only their records
+        (comm is at most 15 characters; the tag makes it this run's own)."""
+        return f"nm-{self.tag}"[:15]
 
     @property
     def port(self) -> int:
@@ -157,6 +162,8 @@ def _server_args(request: RunRequest) -> list[str]:
         request.spec.traffic,
         "--size",
         str(request.cell.size),
+        "--process-name",
+        request.process_name,
     ]
 
 
@@ -176,6 +183,8 @@ def _client_args(request: RunRequest, target: str) -> list[str]:
         str(request.spec.warmup),
         "--mode",
         request.spec.traffic,
+        "--process-name",
+        request.process_name,
     ]
 
 
@@ -292,7 +301,7 @@ def _reduce_on_host(conn: Connection, request: RunRequest) -> tuple[dict[str, An
             "--folded",
             f"{work}/folded.txt.gz",
             "--comm-prefix",
-            TRAFFIC_PROCESS_PREFIX,
+            request.process_name,
         ],
         timeout=600,
     )

@@ -202,6 +202,21 @@ def test_perf_records_around_the_client_with_the_specs_period(tmp_path: Path) ->
     assert client[client.index("--host") + 1] == "172.17.0.3"
 
 
+def test_the_reducer_counts_only_the_processes_named_after_this_run(tmp_path: Path) -> None:
+    """perf -a records the whole machine, other runs' traffic generators included: server
+    and client take a name of this run's own, and the reducer keeps only that name."""
+    conn = lab_host()
+    request = make_request(tmp_path)
+    run.execute(conn, request)
+    [server] = [argv for argv in started(conn, "docker run") if "/app/server.py" in argv]
+    [client] = started(conn, "docker exec")
+    [reducer] = started(conn, "python3 /opt/netmatrix/netmatrix-reduce.pyz")
+    name = reducer[reducer.index("--comm-prefix") + 1]
+    assert name == f"nm-{request.tag}" and len(name) <= 15
+    assert server[server.index("--process-name") + 1] == name
+    assert client[client.index("--process-name") + 1] == name
+
+
 def test_loopback_runs_host_processes_over_127_0_0_1(tmp_path: Path) -> None:
     conn = lab_host()
     request = make_request(tmp_path, "loopback")
