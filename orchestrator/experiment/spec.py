@@ -43,7 +43,8 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "trace": {},
     },
     "trace": {"perf": {}},
-    "trace.perf": {"events": ["net:*", "skb:*"], "call_graph": "fp", "period": 1},
+    # period 11: the largest odd period within ~5% of full recordings (bench/RESULTS.md)
+    "trace.perf": {"events": ["net:*", "skb:*"], "call_graph": "fp", "period": 11},
 }
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")

@@ -197,7 +197,7 @@ def test_perf_records_around_the_client_with_the_specs_period(tmp_path: Path) ->
     [client] = started(conn, "docker exec")
     [perf] = started(conn, "perf record")
     assert perf[perf.index("--") + 1 :] == client
-    assert perf[perf.index("-c") + 1] == "100"  # playbooks/demo.yml: period 100
+    assert perf[perf.index("-c") + 1] == "101"  # playbooks/demo.yml: period 101
     assert perf[perf.index("-o") + 1] == "/var/tmp/netmatrix/t1/perf.data"
     assert client[client.index("--host") + 1] == "172.17.0.3"
 
