@@ -365,6 +365,7 @@ def _attempt(
     if conn is None:
         conn = connect(host.host)
         try:
+            run.sweep(conn)
             install_host_files(conn)
         except BaseException:
             conn.close()  # not kept: the next run connects and installs again

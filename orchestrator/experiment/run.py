@@ -349,6 +349,31 @@ def teardown(conn: Connection, request: RunRequest) -> None:
     )
 
 
+# What any earlier run may have left: a host that died or lost its connection mid-run never
+# got its teardown. `pkill` without -f matches process names: the traffic generators are
+# named nm-<12 hex digits of the run tag>, which no other program (nm-applet…) is.
+_SWEEP = f"""
+pkill -KILL -f "[p]erf record .*{REMOTE_WORK}/"
+pkill -KILL "^nm-[0-9a-f]{{12}}$"
+if command -v docker >/dev/null; then
+    containers=$(docker ps -aq --filter label={modes.LABEL})
+    [ -z "$containers" ] || docker rm -f $containers >/dev/null
+    networks=$(docker network ls -q --filter label={modes.LABEL})
+    [ -z "$networks" ] || docker network rm $networks >/dev/null
+fi
+rm -rf {REMOTE_WORK}
+"""
+
+
+def sweep(conn: Connection) -> None:
+    """Remove what earlier runs left on the host; the matrix does it once per host it uses.
+
+    Safe because one matrix drives a host at a time (hosts of a hardware lane run one after
+    another, and a second matrix on the same results refuses to start).
+    """
+    conn.sudo(["sh", "-c", _SWEEP], timeout=120)
+
+
 def leftovers(conn: Connection) -> Sequence[str]:
     """What netmatrix runs left on a host: labelled containers/networks, work dirs, perf."""
     found = conn.sudo(

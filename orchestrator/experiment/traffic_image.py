@@ -10,6 +10,7 @@ stale one.
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 
 import docker
@@ -21,6 +22,8 @@ from orchestrator.experiment.hosttools import APP_DIR, APP_FILES
 
 REPOSITORY = "netmatrix/traffic"
 _INPUTS = ("Dockerfile", *APP_FILES)
+# What the docker CLI says when no daemon answers on its socket.
+_DAEMON_DOWN = re.compile(r"Cannot connect to the Docker daemon|Is the docker daemon running")
 
 
 def traffic_tag() -> str:
@@ -63,10 +66,20 @@ def ensure_traffic_tarball(client: docker.DockerClient, base: str, cache: Path, 
 
 
 def require_traffic_image(conn: Connection) -> None:
-    """Refuse to run container modes on a host that lacks this version of the image."""
+    """Refuse to run container modes on a host that lacks this version of the image.
+
+    A stopped daemon fails the same inspection; it is named as such, since "image missing"
+    would send the user looking for the wrong fault.
+    """
     image = traffic_image()
-    if not conn.sudo(["docker", "image", "inspect", "--format", "{{.Id}}", image], timeout=30).ok:
+    name = conn.host.name
+    found = conn.sudo(["docker", "image", "inspect", "--format", "{{.Id}}", image], timeout=30)
+    if found.ok:
+        return
+    if _DAEMON_DOWN.search(found.stderr):
         raise NetmatrixError(
-            f"{conn.host.name}: traffic image {image} missing: run invoke provision "
-            f"--hosts {conn.host.name}"
+            f"{name}: the Docker daemon is not running: run invoke provision --hosts {name}"
         )
+    raise NetmatrixError(
+        f"{name}: traffic image {image} missing: run invoke provision --hosts {name}"
+    )

@@ -217,6 +217,23 @@ def test_a_user_error_fails_the_run_and_the_lane_goes_on(lab: Matrix) -> None:
     assert conn.commands.count("# connect lab1") == 1
 
 
+def test_a_stopped_docker_daemon_is_named_not_mistaken_for_a_missing_image(lab: Matrix) -> None:
+    down = (
+        "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. "
+        "Is the docker daemon running?"
+    )
+    conn = lab_host(PROVISIONED, (r"^docker image inspect ", (1, "", down)))
+    rows = lab.lane([planned("loopback"), planned("bridge")], connecting_to(conn))
+    assert [(row.mode, row.status, row.error) for row in rows] == [
+        ("loopback", "ok", None),
+        (
+            "bridge",
+            "failed",
+            "lab1: the Docker daemon is not running: run invoke provision --hosts lab1",
+        ),
+    ]
+
+
 def test_a_failed_installation_is_tried_again_by_the_next_run(lab: Matrix) -> None:
     """Runs after a failed copy must not measure with the host's old traffic generator."""
     full = iter([(1, "", "mkdir: cannot create directory '/opt/netmatrix': No space left")])

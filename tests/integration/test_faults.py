@@ -1,0 +1,277 @@
+"""Faults on the provisioned Docker lab (issue 7): what a matrix does when a host breaks.
+
+Each test breaks one thing on a real node (kills it, stops its Docker daemon, takes perf or
+tracefs away), runs the real `invoke matrix`, reads the database with sqlite3, and puts the
+node back as it found it before it ends: the lab is shared by the whole session.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import docker
+
+from orchestrator.connection import UnreachableError
+from orchestrator.experiment.run import leftovers
+from tests.integration.lab_fixture import REPO_ROOT, ProvisionedLab
+from tests.integration.test_matrix import Results, current_runs, invoke
+
+# One loopback cell per host, plain phase only: a run takes a few seconds. Three seconds of
+# traffic leave time to kill a node while its first run is measuring.
+KILLED = """\
+name: fault-host-killed
+baseline: loopback
+axes: {mode: [loopback], size: [64], proto: [tcp]}
+repetitions: 2
+duration: 3s
+warmup: 0s
+phases: [plain]
+"""
+
+NO_DOCKER = """\
+name: fault-no-docker
+baseline: loopback
+axes: {mode: [loopback, bridge], size: [64], proto: [tcp]}
+repetitions: 1
+duration: 500ms
+warmup: 0s
+phases: [plain]
+"""
+
+NO_TRACING = """\
+name: fault-no-tracing
+baseline: loopback
+axes: {mode: [loopback], size: [64], proto: [tcp]}
+repetitions: 1
+duration: 500ms
+warmup: 0s
+phases: [plain, traced]
+trace: {perf: {events: ["net:*", "skb:*"], call_graph: fp, period: 100}}
+"""
+
+
+def matrix_args(lab: ProvisionedLab, spec: Path, *extra: str) -> tuple[str, ...]:
+    return (
+        "matrix", "--hosts", "lab1,lab2", "--spec", str(spec),
+        "--inventory", str(lab.inventory), *extra,
+    )  # fmt: skip
+
+
+def write_spec(tmp_path: Path, text: str) -> Path:
+    spec = tmp_path / "spec.yml"
+    spec.write_text(text)
+    return spec
+
+
+def wait_until(what: str, done: Callable[[], bool], seconds: float = 60.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not done():
+        assert time.monotonic() < deadline, f"{what}: not within {seconds:g}s"
+        time.sleep(0.5)
+
+
+def answers(lab: ProvisionedLab, name: str) -> bool:
+    try:
+        return lab.sudo(name, "true", timeout=10).ok
+    except UnreachableError:
+        return False
+
+
+def revive(lab: ProvisionedLab, name: str, node) -> list[str]:
+    """Start a killed node (SSH at the port the inventory knows) and provision it again
+    (its dockerd, tracefs mount and traffic image do not survive the restart).
+
+    Returns what netmatrix runs had left on the node, which is then removed: teardown could
+    not run on a dead host, and later tests check that runs leave nothing behind.
+    """
+    node.reload()
+    if node.status == "running":
+        return []
+    node.start()
+    node.reload()
+    ssh = node.attrs["NetworkSettings"]["Ports"]["22/tcp"]
+    published = {(item["HostIp"], int(item["HostPort"])) for item in ssh}
+    where = (lab.host(name).address, lab.host(name).port)
+    assert where in published, f"{name} came back with SSH at {published}, not {where}"
+    wait_until(f"{name} answering SSH", lambda: answers(lab, name))
+    provisioned = lab.provision((name,))
+    assert provisioned.returncode == 0, provisioned.stdout[-3000:] + provisioned.stderr
+    return list_leftovers(lab, name)
+
+
+def list_leftovers(lab: ProvisionedLab, name: str) -> list[str]:
+    conn = lab.connect(name)
+    try:
+        return list(leftovers(conn))
+    finally:
+        conn.close()
+
+
+def test_a_killed_host_fails_its_runs_the_other_finishes_and_resume_redoes_only_those(
+    provisioned_lab: ProvisionedLab, tmp_path: Path
+):
+    lab = provisioned_lab
+    results = Results(tmp_path)
+    command = [sys.executable, "-m", "invoke", *matrix_args(lab, write_spec(tmp_path, KILLED))]
+    node = docker.from_env().containers.get(lab.container_id("lab1"))
+    started = time.monotonic()
+    process = subprocess.Popen(
+        command, cwd=REPO_ROOT, env={**lab.environ, **results.environ},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        seen = []
+        for line in process.stdout:
+            seen.append(line)
+            # lab1's first run is measuring: lab1 and lab2 share a lane, so lab2 runs next.
+            if line.startswith("[lab1] ") and line.rstrip().endswith("rep=1 plain"):
+                time.sleep(1.0)
+                node.kill()
+                break
+        rest, _ = process.communicate(timeout=300)
+        output = "".join(seen) + rest
+        assert process.returncode == 0, output[-3000:]
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        left = revive(lab, "lab1", node)
+    took = time.monotonic() - started
+
+    runs = {(host, rep): (status, error, run_id) for *_, host, rep, status, error, run_id in
+            current_runs(results)}  # fmt: skip
+    assert len(runs) == 4
+    for rep in (1, 2):
+        status, error, _ = runs["lab2", rep]
+        assert status == "ok", f"lab2 rep {rep}: {error}"
+        status, error, _ = runs["lab1", rep]
+        assert status == "failed", f"lab1 rep {rep}"
+        assert error.startswith("unreachable: lab1 "), error
+    assert "MATRIX RECAP: runs=4/4 ok=2 failed=2" in output
+    # All the killed run left is its work directory, named by its tag (the run id's first
+    # 8 hex digits and 4 more); the resumed matrix sweeps it away when it reaches lab1.
+    [(killed,)] = results.query("SELECT global_id FROM run WHERE id = ?", runs["lab1", 1][2])
+    assert len(left) == 1 and left[0].startswith(killed.split("-")[0]), left
+
+    resumed = invoke(lab, results, *matrix_args(lab, write_spec(tmp_path, KILLED)))
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr
+    assert "2 runs to do, 2 already done" in resumed.stdout
+    after = {(host, rep): (status, run_id) for *_, host, rep, status, _, run_id in
+             current_runs(results)}  # fmt: skip
+    assert {status for status, _ in after.values()} == {"ok"}
+    for rep in (1, 2):
+        assert after["lab2", rep][1] == runs["lab2", rep][2]  # not run again
+        assert after["lab1", rep][1] != runs["lab1", rep][2]  # a new run
+    assert list_leftovers(lab, "lab1") == []
+    assert took < 120
+
+
+def dockerd_answers(lab: ProvisionedLab, name: str) -> bool:
+    return lab.sudo(name, ["docker", "version", "--format", "{{.Server.Version}}"]).ok
+
+
+def test_a_stopped_docker_daemon_fails_that_hosts_container_runs_with_one_clear_message(
+    provisioned_lab: ProvisionedLab, tmp_path: Path
+):
+    lab = provisioned_lab
+    results = Results(tmp_path)
+    try:
+        assert lab.sudo("lab1", ["pkill", "-x", "dockerd"]).ok
+        wait_until("dockerd on lab1 stopping", lambda: not dockerd_answers(lab, "lab1"))
+        done = invoke(lab, results, *matrix_args(lab, write_spec(tmp_path, NO_DOCKER)))
+    finally:
+        restored = lab.provision(("lab1",))
+    assert restored.returncode == 0, restored.stdout[-3000:] + restored.stderr
+    assert dockerd_answers(lab, "lab1")
+
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr
+    runs = {(mode, host): (status, error) for mode, _, host, _, status, error, _ in
+            current_runs(results)}  # fmt: skip
+    assert runs == {
+        ("loopback", "lab1"): ("ok", None),
+        ("bridge", "lab1"): (
+            "failed",
+            "lab1: the Docker daemon is not running: run invoke provision --hosts lab1",
+        ),
+        ("loopback", "lab2"): ("ok", None),
+        ("bridge", "lab2"): ("ok", None),
+    }
+
+
+def test_missing_perf_or_tracefs_refuses_the_matrix_up_front_naming_the_fix(
+    provisioned_lab: ProvisionedLab, tmp_path: Path
+):
+    """Facts are checked before any run: one line per broken host, exit 2, nothing stored."""
+    lab = provisioned_lab
+    results = Results(tmp_path / "results")
+    spec = write_spec(tmp_path, NO_TRACING)
+    aside = "/usr/bin/perf.netmatrix-test-aside"
+    try:
+        assert lab.sudo("lab1", ["umount", "/sys/kernel/tracing"]).ok
+        assert lab.sudo("lab2", ["mv", "/usr/bin/perf", aside]).ok
+        refused = invoke(lab, results, *matrix_args(lab, spec))
+    finally:
+        lab.sudo("lab2", f"if [ -e {aside} ]; then mv {aside} /usr/bin/perf; fi")
+        # What the message advises must be what fixes it.
+        remounted = lab.provision(("lab1",))
+    assert remounted.returncode == 0, remounted.stdout[-3000:] + remounted.stderr
+
+    assert refused.returncode == 2, refused.stdout[-3000:] + refused.stderr
+    assert refused.stderr.strip() == (
+        "error: lab1: tracefs missing: run invoke provision --hosts lab1; "
+        "lab2: perf missing: run invoke provision --hosts lab2"
+    )
+    assert not results.database.exists()
+
+    planned = invoke(lab, results, *matrix_args(lab, spec, "--dry-run"))
+    assert planned.returncode == 0, planned.stderr
+    assert "plan fault-no-tracing: 2 cells × 1 repetitions = 2 runs" in planned.stdout
+
+
+ONE_RUN_EACH = """\
+name: fault-two-matrices
+baseline: loopback
+axes: {mode: [loopback], size: [64], proto: [tcp]}
+repetitions: 1
+duration: 3s
+warmup: 0s
+phases: [plain]
+"""
+
+
+def test_a_second_matrix_on_the_same_database_refuses_naming_the_first(
+    provisioned_lab: ProvisionedLab, tmp_path: Path
+):
+    lab = provisioned_lab
+    results = Results(tmp_path)
+    args = matrix_args(lab, write_spec(tmp_path, ONE_RUN_EACH))
+    first = subprocess.Popen(
+        [sys.executable, "-m", "invoke", *args], cwd=REPO_ROOT,
+        env={**lab.environ, **results.environ},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        seen = []
+        for line in first.stdout:
+            seen.append(line)
+            if "runs to do" in line:  # the first one holds the lock from here on
+                break
+        second = invoke(lab, results, *args)
+        rest, _ = first.communicate(timeout=300)
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait()
+    assert first.returncode == 0, "".join(seen) + rest
+    assert second.returncode == 2, second.stdout + second.stderr
+    assert second.stderr.strip() == (
+        f"error: another matrix (pid {first.pid}) is running on {tmp_path}: wait for it to end "
+        "or stop it, then run this again"
+    )
+    runs = results.query("SELECT cell.host, run.repetition, run.status FROM run "
+                         "JOIN cell ON cell.id = run.cell_id ORDER BY cell.host")  # fmt: skip
+    assert runs == [("lab1", 1, "ok"), ("lab2", 1, "ok")]  # no run twice, none left running
