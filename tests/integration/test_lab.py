@@ -41,6 +41,9 @@ def vagrant(tmp_path: Path, *args: str, **environ: str) -> subprocess.CompletedP
 
 
 def test_vagrant_validate_docker_provider(tmp_path: Path):
+    # Vagrant asks the Docker daemon whether the provider is usable: start it as lab.up does
+    # (on a fresh machine nothing else has yet).
+    ensure_dockerd()
     result = vagrant(tmp_path, "validate", VAGRANT_DEFAULT_PROVIDER="docker")
     assert result.returncode == 0, result.stderr
     assert "Vagrantfile validated successfully" in result.stdout
