@@ -91,7 +91,12 @@ def test_tool_versions_match_the_tools(gathered: dict[str, HostFacts]) -> None:
     for facts in gathered.values():
         assert facts.perf_version == perf
         assert facts.docker_version is not None
-        assert facts.docker_version in local("docker", "version", "--format", "{{json .}}")
+        # `docker version` exits 1 when no daemon answers, yet still prints the client part,
+        # which is what the fact holds then (the engine's version when the daemon answers).
+        versions = subprocess.run(
+            ["docker", "version", "--format", "{{json .}}"], capture_output=True, text=True
+        ).stdout
+        assert facts.docker_version in versions
 
 
 def test_tracing_facts_match_the_mounts(gathered: dict[str, HostFacts]) -> None:
