@@ -322,18 +322,21 @@ def _reduce_on_host(conn: Connection, request: RunRequest) -> tuple[dict[str, An
 
 # One round trip for the whole teardown. The pkill patterns start with a bracket expression
 # (`[p]erf`) so that they cannot match the command line of the shell that carries them.
-_TEARDOWN = """
-tag="$1"; port="$2"; work="$3"; label="netmatrix.run=$tag"
-pkill -KILL -f "[p]erf record .*$tag"
-pkill -KILL -f "[c]lient.py .*--port $port"
-pkill -KILL -f "[s]erver.py .*--port $port"
-if command -v docker >/dev/null; then
+# Removes the containers and networks labelled "$label": the end of teardown and of sweep.
+_REMOVE_LABELLED = """if command -v docker >/dev/null; then
     containers=$(docker ps -aq --filter "label=$label")
     [ -z "$containers" ] || docker rm -f $containers >/dev/null
     networks=$(docker network ls -q --filter "label=$label")
     [ -z "$networks" ] || docker network rm $networks >/dev/null
 fi
-rm -rf "$work"
+"""
+
+_TEARDOWN = f"""
+tag="$1"; port="$2"; work="$3"; label="{modes.LABEL}=$tag"
+pkill -KILL -f "[p]erf record .*$tag"
+pkill -KILL -f "[c]lient.py .*--port $port"
+pkill -KILL -f "[s]erver.py .*--port $port"
+{_REMOVE_LABELLED}rm -rf "$work"
 """
 
 
@@ -353,15 +356,10 @@ def teardown(conn: Connection, request: RunRequest) -> None:
 # got its teardown. `pkill` without -f matches process names: the traffic generators are
 # named nm-<12 hex digits of the run tag>, which no other program (nm-applet…) is.
 _SWEEP = f"""
+label={modes.LABEL}
 pkill -KILL -f "[p]erf record .*{REMOTE_WORK}/"
 pkill -KILL "^nm-[0-9a-f]{{12}}$"
-if command -v docker >/dev/null; then
-    containers=$(docker ps -aq --filter label={modes.LABEL})
-    [ -z "$containers" ] || docker rm -f $containers >/dev/null
-    networks=$(docker network ls -q --filter label={modes.LABEL})
-    [ -z "$networks" ] || docker network rm $networks >/dev/null
-fi
-rm -rf {REMOTE_WORK}
+{_REMOVE_LABELLED}rm -rf {REMOTE_WORK}
 """
 
 
