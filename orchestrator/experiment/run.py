@@ -354,11 +354,12 @@ def teardown(conn: Connection, request: RunRequest) -> None:
 
 # What any earlier run may have left: a host that died or lost its connection mid-run never
 # got its teardown. `pkill` without -f matches process names: the traffic generators are
-# named nm-<12 hex digits of the run tag>, which no other program (nm-applet…) is.
+# named nm-<hex digits of the run tag>, which no other program (nm-applet…) is; the
+# pattern stays within 15 characters, the longest pkill matches against a name.
 _SWEEP = f"""
 label={modes.LABEL}
 pkill -KILL -f "[p]erf record .*{REMOTE_WORK}/"
-pkill -KILL "^nm-[0-9a-f]{{12}}$"
+pkill -KILL "^nm-[0-9a-f]+$"
 {_REMOVE_LABELLED}rm -rf {REMOTE_WORK}
 """
 
