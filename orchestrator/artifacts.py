@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from orchestrator.connection import Connection, TransferError
-from orchestrator.errors import NetmatrixError
+from orchestrator.errors import NetmatrixError, disk_full
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.=,-]")
 
@@ -57,6 +57,11 @@ def _make_dirs(directory: Path) -> None:
         path.mkdir(mode=0o755, exist_ok=True)
 
 
+def _store_error(error: OSError, path: Path) -> NetmatrixError:
+    what = f"cannot store artifact {path}"
+    return disk_full(error, what) or NetmatrixError(f"{what}: {error.strerror}")
+
+
 def write_artifact(directory: Path, name: str, text: str, kind: str | None = None) -> Artifact:
     """Write a text artifact; a full disk is a clear error, never a silently short file."""
     path = directory / name
@@ -67,7 +72,7 @@ def write_artifact(directory: Path, name: str, text: str, kind: str | None = Non
         with open(descriptor, "w") as stream:
             stream.write(text)
     except OSError as error:
-        raise NetmatrixError(f"cannot store artifact {path}: {error.strerror}") from None
+        raise _store_error(error, path) from None
     return _recorded(kind or name.split(".")[0], path)
 
 
@@ -80,7 +85,7 @@ def fetch_artifact(
         _make_dirs(directory)
         transfer = conn.get(remote, path)
     except OSError as error:
-        raise NetmatrixError(f"cannot store artifact {path}: {error.strerror}") from None
+        raise _store_error(error, path) from None
     artifact = _recorded(kind, path)
     if artifact.sha256 != transfer.sha256:
         raise TransferError(f"{remote}: checksum changed after transfer")

@@ -9,17 +9,20 @@ thread. Ctrl-C stops every lane: the runs in flight are torn down on their hosts
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
 import subprocess
 import threading
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy.exc import OperationalError
 
 from orchestrator import __version__
 from orchestrator.artifacts import run_dir
@@ -27,7 +30,7 @@ from orchestrator.connection import Connection, UnreachableError, connect
 from orchestrator.db import repository
 from orchestrator.db.models import RunStatus
 from orchestrator.db.session import Database, open_database
-from orchestrator.errors import NetmatrixError
+from orchestrator.errors import DiskFull, NetmatrixError
 from orchestrator.experiment import modes, run
 from orchestrator.experiment.cells import (
     Cell,
@@ -105,7 +108,7 @@ def run_matrix(options: MatrixOptions, progress_stream=None) -> MatrixResult:
     if options.dry_run:
         print(plan(spec, cells, set(), [(i.host, i.kernel) for i in lab]).render())
         return MatrixResult(spec.name, {})
-    with matrix_lock(options.results), open_database() as db:
+    with matrix_lock(options.results), _database_full_is_disk_full(), open_database() as db:
         campaign = repository.get_or_create_campaign(
             db, spec.name, options.spec_path.read_text(), campaign_hash, __version__, _commit()
         )
@@ -206,12 +209,24 @@ def _commit() -> str | None:
 
 
 class _Stop:
-    """Shared between lanes: set on Ctrl-C; in-flight runs are then interrupted."""
+    """Shared between lanes: set on Ctrl-C (in-flight runs are then interrupted) or when the
+    controller's disk fills (`halted` says why; runs in flight finish as they can)."""
 
     def __init__(self) -> None:
         self.event = threading.Event()
+        self.interrupted = False
+        self.halted: DiskFull | None = None
         self.active: dict[str, run.RunRequest] = {}
         self.lock = threading.Lock()
+
+    def interrupt(self) -> None:
+        self.interrupted = True
+        self.event.set()
+
+    def halt(self, reason: DiskFull) -> None:
+        with self.lock:
+            self.halted = self.halted or reason
+        self.event.set()
 
 
 def _execute(
@@ -244,14 +259,30 @@ def _execute(
                 future.result()
         except KeyboardInterrupt:
             progress.log("interrupted: tearing down the runs in flight")
-            stop.event.set()
+            stop.interrupt()
             _interrupt_active(stop, by_name)
             pool.shutdown(wait=True)
             progress.log(progress.recap())
             return MatrixResult(spec.name, dict(progress.counts), interrupted=True)
         pool.shutdown(wait=True)
         progress.log(progress.recap())
+    if stop.halted is not None:
+        raise DiskFull(
+            f"{stop.halted}: the matrix stopped; free space and run the same command again "
+            "to finish what is missing"
+        )
     return MatrixResult(spec.name, dict(progress.counts))
+
+
+@contextlib.contextmanager
+def _database_full_is_disk_full() -> Iterator[None]:
+    """SQLite's "database or disk is full" as the `DiskFull` it is."""
+    try:
+        yield
+    except OperationalError as error:
+        if "full" not in str(error.orig):
+            raise
+        raise DiskFull(f"cannot write the results database: {error.orig}") from None
 
 
 def _interrupt_active(stop: _Stop, by_name: dict[str, LabHost]) -> None:
@@ -288,19 +319,24 @@ def _run_lane(
             if stop.event.is_set():
                 return
             host = by_name[planned.cell.host]
-            _one_run(
-                db,
-                campaign,
-                spec,
-                planned,
-                host,
-                snapshots,
-                options,
-                progress,
-                stop,
-                connections,
-                unreachable,
-            )
+            with _database_full_is_disk_full():
+                _one_run(
+                    db,
+                    campaign,
+                    spec,
+                    planned,
+                    host,
+                    snapshots,
+                    options,
+                    progress,
+                    stop,
+                    connections,
+                    unreachable,
+                )
+    except DiskFull as error:
+        # SQLite rolled the transaction back: the run stays `running`, which the next
+        # matrix turns into `interrupted` and runs again.
+        stop.halt(error)
     finally:
         for conn in connections.values():
             conn.close()
@@ -341,6 +377,9 @@ def _one_run(
         unreachable[name] = f"unreachable: {error}"
         connections.pop(name, None)
         outcome = run.RunOutcome("failed", error=unreachable[name])
+    except DiskFull as error:
+        stop.halt(error)
+        outcome = run.RunOutcome("failed", error=str(error))
     except NetmatrixError as error:
         outcome = run.RunOutcome("failed", error=str(error))
     except Exception as error:  # a bug must not cost the rest of an overnight matrix
@@ -349,7 +388,7 @@ def _one_run(
     finally:
         with stop.lock:
             stop.active.pop(name, None)
-    if stop.event.is_set() and outcome.status != "ok":
+    if stop.interrupted and outcome.status != "ok":
         outcome = run.RunOutcome("interrupted", error="interrupted by the user (Ctrl-C)")
     _store(db, run_id, outcome, options.results)
     progress.finished(name, cell.key, planned.repetition, outcome.status, outcome.error)

@@ -21,7 +21,7 @@ from typing import Any
 
 from orchestrator.artifacts import Artifact, fetch_artifact, write_artifact
 from orchestrator.connection import CommandResult, Connection
-from orchestrator.errors import NetmatrixError
+from orchestrator.errors import DiskFull, NetmatrixError
 from orchestrator.experiment import modes, tracing
 from orchestrator.experiment.cells import Cell
 from orchestrator.experiment.hosttools import REDUCER_PATH
@@ -95,6 +95,8 @@ def execute(conn: Connection, request: RunRequest, progress=None) -> RunOutcome:
         return _measure(conn, placement, request, target, say)
     except modes.ModeUnsupported as refusal:
         return RunOutcome(status="unsupported", error=str(refusal))
+    except DiskFull:
+        raise  # not this run's fault alone: the matrix stops (teardown still runs)
     except NetmatrixError as error:
         return RunOutcome(status="failed", error=str(error))
     finally:
@@ -320,8 +322,16 @@ def _reduce_on_host(conn: Connection, request: RunRequest) -> tuple[dict[str, An
     return reduction, fetched
 
 
-# One round trip for the whole teardown. The pkill patterns start with a bracket expression
-# (`[p]erf`) so that they cannot match the command line of the shell that carries them.
+# `kill_and_wait PKILL-ARGS`: SIGKILL the matching processes, then wait (5 s at most) until
+# they are gone, so that what teardown and sweep report done is done: a perf recording
+# system-wide takes a moment to close its buffers after SIGKILL.
+_KILL_AND_WAIT = """kill_and_wait() {
+    pkill -KILL "$@"
+    i=0
+    while pgrep "$@" >/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+}
+"""
+
 # Removes the containers and networks labelled "$label": the end of teardown and of sweep.
 _REMOVE_LABELLED = """if command -v docker >/dev/null; then
     containers=$(docker ps -aq --filter "label=$label")
@@ -331,11 +341,12 @@ _REMOVE_LABELLED = """if command -v docker >/dev/null; then
 fi
 """
 
+# One round trip for the whole teardown. The pkill patterns start with a bracket expression
+# (`[p]erf`) so that they cannot match the command line of the shell that carries them.
 _TEARDOWN = f"""
 tag="$1"; port="$2"; work="$3"; label="{modes.LABEL}=$tag"
-pkill -KILL -f "[p]erf record .*$tag"
-pkill -KILL -f "[c]lient.py .*--port $port"
-pkill -KILL -f "[s]erver.py .*--port $port"
+traffic="[c]lient.py .*--port $port|[s]erver.py .*--port $port"
+{_KILL_AND_WAIT}kill_and_wait -f "[p]erf .*$tag|$traffic"
 {_REMOVE_LABELLED}rm -rf "$work"
 """
 
@@ -358,8 +369,8 @@ def teardown(conn: Connection, request: RunRequest) -> None:
 # pattern stays within 15 characters, the longest pkill matches against a name.
 _SWEEP = f"""
 label={modes.LABEL}
-pkill -KILL -f "[p]erf record .*{REMOTE_WORK}/"
-pkill -KILL "^nm-[0-9a-f]+$"
+{_KILL_AND_WAIT}kill_and_wait -f "[p]erf .*{REMOTE_WORK}/"
+kill_and_wait "^nm-[0-9a-f]+$"
 {_REMOVE_LABELLED}rm -rf {REMOTE_WORK}
 """
 

@@ -7,10 +7,14 @@ node back as it found it before it ends: the lab is shared by the whole session.
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import hashlib
+import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import docker
@@ -275,3 +279,106 @@ def test_a_second_matrix_on_the_same_database_refuses_naming_the_first(
     runs = results.query("SELECT cell.host, run.repetition, run.status FROM run "
                          "JOIN cell ON cell.id = run.cell_id ORDER BY cell.host")  # fmt: skip
     assert runs == [("lab1", 1, "ok"), ("lab2", 1, "ok")]  # no run twice, none left running
+
+
+FULL_DISK = """\
+name: fault-disk-full
+baseline: loopback
+axes: {mode: [loopback], size: [64], proto: [tcp]}
+repetitions: 4
+duration: 500ms
+warmup: 0s
+phases: [plain, traced]
+trace: {perf: {events: ["net:*", "skb:*"], call_graph: fp, period: 101}}
+"""
+
+
+@contextlib.contextmanager
+def small_tmpfs(path: Path, size: str) -> Iterator[Path]:
+    path.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], check=True)
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "--lazy", str(path)], check=False)
+
+
+def fill(path: Path) -> None:
+    """Write `path` until its file system has no byte left."""
+    chunk = b"\0" * 4096
+    with open(path, "wb", buffering=0) as stream:
+        try:
+            while True:
+                stream.write(chunk)
+        except OSError as error:
+            assert error.errno == errno.ENOSPC, error
+
+
+def verified_artifacts(results: Results) -> dict[str, list[bool]]:
+    """Per ok run: whether each artifact the database lists is on disk with its checksum."""
+    rows = results.query(
+        "SELECT run.global_id, artifact.path, artifact.sha256 FROM run "
+        "JOIN artifact ON artifact.run_id = run.id WHERE run.status = 'ok'"
+    )
+    found: dict[str, list[bool]] = {}
+    for run_id, path, digest in rows:
+        file = results.directory / path
+        ok = file.is_file() and hashlib.sha256(file.read_bytes()).hexdigest() == digest
+        found.setdefault(run_id, []).append(ok)
+    return found
+
+
+def test_a_full_results_disk_stops_the_matrix_with_one_error_and_resume_finishes(
+    provisioned_lab: ProvisionedLab, tmp_path: Path
+):
+    """Scenario 5: the results directory (database and artifacts) on a 4 MB tmpfs, filled to
+    the last byte once the first run is stored."""
+    lab = provisioned_lab
+    with small_tmpfs(tmp_path / "results", "4m") as mount:
+        results = Results(mount)
+        args = matrix_args(lab, write_spec(tmp_path, FULL_DISK))
+        process = subprocess.Popen(
+            [sys.executable, "-m", "invoke", *args], cwd=REPO_ROOT,
+            env={**lab.environ, **results.environ},
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+        try:
+            seen = []
+            for line in process.stdout:
+                seen.append(line)
+                if line.startswith("ok: "):
+                    fill(mount / "filler")
+                    break
+            rest, _ = process.communicate(timeout=300)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        output = "".join(seen) + rest
+
+        assert process.returncode == 1, output[-3000:]
+        last = output.strip().splitlines()[-1]
+        assert last.startswith("error: "), output[-3000:]
+        assert "No space left on device" in last or "database or disk is full" in last, last
+        assert last.endswith(
+            "the matrix stopped; free space and run the same command again to finish what "
+            "is missing"
+        )
+        assert "Traceback" not in output
+        (mount / "filler").unlink()
+        with sqlite3.connect(results.database) as db:
+            assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        statuses = [status for (status,) in results.query("SELECT status FROM run")]
+        assert "ok" in statuses and len(statuses) < 8, statuses
+        assert set(statuses) <= {"ok", "failed", "running"}, statuses
+        stored = verified_artifacts(results)
+        assert len(stored) == statuses.count("ok")
+        assert all(all(files) and len(files) == 5 for files in stored.values()), stored
+        for name in lab.names:
+            assert list_leftovers(lab, name) == [], f"{name} kept something"
+
+        resumed = invoke(lab, results, *args)
+        assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr
+        current = results.query("SELECT status FROM run WHERE NOT superseded")
+        assert len(current) == 8 and {status for (status,) in current} == {"ok"}
+        assert all(all(files) and len(files) == 5 for files in verified_artifacts(results).values())

@@ -234,7 +234,9 @@ def test_ctrl_c_tears_down_marks_interrupted_and_resume_redoes_only_the_missing(
     for name in provisioned_lab.names:
         conn = provisioned_lab.connect(name)
         try:
-            assert leftovers(conn) == [], f"{name} kept something of the interrupted run"
+            left = leftovers(conn)
+            processes = conn.run(["ps", "-eo", "pid,ppid,stat,etime,args"]).stdout if left else ""
+            assert left == [], f"{name} kept {left} of the interrupted run:\n{processes}"
         finally:
             conn.close()
     statuses = [status for (status,) in results.query("SELECT status FROM run")]

@@ -9,12 +9,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from orchestrator.artifacts import write_artifact
 from orchestrator.connection import Connection, UnreachableError
 from orchestrator.db import models, repository
 from orchestrator.db.repository import RunRow
 from orchestrator.db.session import Database, open_database
-from orchestrator.errors import NetmatrixError
-from orchestrator.experiment import matrix, modes
+from orchestrator.errors import DiskFull, NetmatrixError
+from orchestrator.experiment import matrix, modes, run
 from orchestrator.experiment.cells import Cell, PlannedRun
 from orchestrator.experiment.matrix import LabHost, MatrixOptions
 from orchestrator.experiment.progress import MatrixProgress
@@ -268,7 +269,7 @@ def test_a_run_failing_after_ctrl_c_is_recorded_interrupted(lab: Matrix) -> None
 
     def killed(text: str) -> tuple[int, str, str]:
         assert stop.active["lab1"].cell.mode == "bridge"  # the main thread can tear it down
-        stop.event.set()  # Ctrl-C arrives; the main thread's teardown kills the client
+        stop.interrupt()  # Ctrl-C arrives; the main thread's teardown kills the client
         return 137, "", "Killed"
 
     conn = lab_host(PROVISIONED, IMAGE_PRESENT, (r"^docker exec ", killed))
@@ -278,3 +279,24 @@ def test_a_run_failing_after_ctrl_c_is_recorded_interrupted(lab: Matrix) -> None
         ("interrupted", "interrupted by the user (Ctrl-C)")
     ]  # the lane stopped before repetition 2
     assert stop.active == {}
+
+
+def test_a_full_controller_disk_fails_that_run_and_stops_the_lane(lab: Matrix) -> None:
+    stored: list[str] = []
+
+    def write_until_full(directory: Path, name: str, text: str, kind: str | None = None):
+        if stored:
+            raise DiskFull(f"cannot store artifact {directory / name}: No space left on device")
+        stored.append(name)
+        return write_artifact(directory, name, text, kind)
+
+    lab.monkeypatch.setattr(run, "write_artifact", write_until_full)
+    conn = lab_host(PROVISIONED, IMAGE_PRESENT)
+    stop = matrix._Stop()
+    rows = lab.lane([planned("bridge"), planned("bridge", 2)], connecting_to(conn), stop)
+    [row] = rows  # repetition 2 never started
+    assert row.status == "failed"
+    assert row.error.endswith("No space left on device")
+    assert isinstance(stop.halted, DiskFull) and not stop.interrupted
+    teardowns = [text for text in conn.commands if text.startswith("sh -c '\ntag=")]
+    assert len(teardowns) == 1 and conn.commands[-1] == teardowns[0], "torn down, last"
