@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -13,7 +14,13 @@ import invoke
 import pytest
 from invoke.util import ExceptionWrapper
 
-from orchestrator.connection import CommandTimeout, SSHConnection, UnreachableError
+from orchestrator.connection import (
+    DEAD_PEER_SECONDS,
+    CommandTimeout,
+    SSHConnection,
+    UnreachableError,
+    _notice_dead_peers,
+)
 from orchestrator.host import Host
 
 Reply = tuple[int, str, str] | Callable[[str], tuple[int, str, str]] | BaseException
@@ -41,6 +48,9 @@ class FakeFabric:
             raise reply
         rc, out, err = reply(wire) if callable(reply) else reply
         return SimpleNamespace(return_code=rc, stdout=out, stderr=err)
+
+    def open(self) -> None:
+        """Connected from the start, as Fabric's `open` is a no-op then."""
 
     def close(self) -> None:
         self.closed = True
@@ -139,3 +149,30 @@ def test_close_closes_fabric() -> None:
     conn, fabric = ssh()
     conn.close()
     assert fabric.closed
+
+
+def test_a_silently_vanished_peer_is_noticed_within_a_minute() -> None:
+    """The SSH socket gets keepalives and TCP_USER_TIMEOUT, once per transport."""
+    keepalives: list[int] = []
+    with socket.socket() as sock:
+        transport = SimpleNamespace(sock=sock, set_keepalive=keepalives.append)
+        _notice_dead_peers(transport)  # type: ignore[arg-type]
+        _notice_dead_peers(transport)  # type: ignore[arg-type]
+        assert keepalives == [15]
+        assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT) == (
+            DEAD_PEER_SECONDS * 1000
+        )
+        idle = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE)
+        probes = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL) * sock.getsockopt(
+            socket.IPPROTO_TCP, socket.TCP_KEEPCNT
+        )
+        assert idle + probes <= 60
+
+
+def test_a_channel_closed_without_status_on_a_dead_connection_is_unreachable() -> None:
+    conn, _ = ssh(replies={"apt-get": (-1, "Get:1 http://deb.debian.org/debian\n", "")})
+    with pytest.raises(
+        UnreachableError, match=r"^lab1:22: connection lost during `apt-get update`$"
+    ):
+        conn.run(["apt-get", "update"])
