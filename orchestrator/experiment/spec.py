@@ -30,6 +30,9 @@ CALL_GRAPHS = ("fp", "dwarf", "lbr", "none")
 TRAFFIC = ("stream", "rr")
 MAX_REPETITIONS = 1000
 MAX_SECONDS = 3600.0
+# At a million events a second, an hour-long run records a few samples at this period: any
+# longer one records nothing, and perf would be handed a number it may not even parse.
+MAX_PERIOD = 1_000_000_000
 
 # Every default of a spec, by section (`""` is the top level). Defaults go through the same
 # validation as written values.
@@ -48,8 +51,11 @@ DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
-_DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m)")
+_DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m|h)")
+_SECONDS_PER = {"s": 1, "m": 60, "h": 3600}  # and ms, divided (300 * 0.001 is not 0.3)
 _FUNCTION = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
+# A kernel release (6.1.0-13-amd64, 5.15.0-91-generic, 6.8.0+) with fnmatch's * ? [ ] !.
+_KERNEL_PATTERN = re.compile(r"[A-Za-z0-9._+~*?\[\]!-]+")
 # perf's event syntax (net:*, cpu/event=0x3c/u, {a,b}:S) without spaces or shell characters.
 _EVENT = re.compile(r"[A-Za-z0-9_:*?.,=/@+{}\[\]-]+")
 
@@ -161,10 +167,15 @@ def _axes(node: Node) -> Axes:
         if not 1 <= size <= limit:
             raise item.error(f"{size} is out of range (1..{limit} for {limiting})")
         sizes.append(size)
-    kernels: tuple[str, ...] = ()
-    if "kernel" in fields:
-        kernels = tuple(item.string() for item in fields["kernel"].sequence(unique=True))
-    return Axes(mode=modes, size=tuple(sizes), proto=protos, kernel=kernels)
+    kernels: list[str] = []
+    for item in fields["kernel"].sequence(unique=True) if "kernel" in fields else ():
+        pattern = item.string()
+        if not _KERNEL_PATTERN.fullmatch(pattern):
+            raise item.error(
+                f"{pattern!r} is not a kernel release pattern (like 6.1.* or 5.15.0-91-generic)"
+            )
+        kernels.append(pattern)
+    return Axes(mode=modes, size=tuple(sizes), proto=protos, kernel=tuple(kernels))
 
 
 def _trace(node: Node) -> Trace:
@@ -179,8 +190,8 @@ def _trace(node: Node) -> Trace:
             )
         events.append(event)
     period = perf["period"].integer()
-    if period < 1:
-        raise perf["period"].error(f"{period} is out of range (at least 1)")
+    if not 1 <= period <= MAX_PERIOD:
+        raise perf["period"].error(f"{period} is out of range (1..{MAX_PERIOD})")
     ftrace = None
     if "ftrace" in fields:
         graph = fields["ftrace"].mapping(required=("graph_functions",))["graph_functions"]
@@ -202,17 +213,17 @@ def _trace(node: Node) -> Trace:
 
 
 def _seconds(node: Node, *, allow_zero: bool) -> float:
-    """A duration: `5s`, `500ms`, `2m`, or a number of seconds; at most an hour."""
+    """A duration: `5s`, `500ms`, `2m`, `1h`, or a number of seconds; at most an hour."""
     value = node.value
     seconds = math.nan
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         seconds = float(value)
     elif isinstance(value, str) and (match := _DURATION.fullmatch(value.strip())):
         number, unit = float(match[1]), match[2]
-        seconds = number / 1000 if unit == "ms" else number * 60 if unit == "m" else number
+        seconds = number / 1000 if unit == "ms" else number * _SECONDS_PER[unit]
     if not math.isfinite(seconds):
         raise node.error(
-            f"{describe(value)} is not a duration (like 5s, 500ms, 2m or a number of seconds)"
+            f"{describe(value)} is not a duration (like 5s, 500ms, 2m, 1h or a number of seconds)"
         )
     if seconds > MAX_SECONDS:
         raise node.error(f"{describe(value)} is longer than 1 h")

@@ -5,6 +5,11 @@ Documents load as Ansible loads them: JSON first, then YAML 1.1 through PyYAML's
 strings never to template and `!vault` keeps ciphertext. The loader remembers where every
 mapping key stands so that errors can name file:line:col.
 
+One departure: a host written twice in the same `hosts` mapping is an error, where Ansible
+warns and drops the first entry's variables; a lab inventory that says two things about one
+host is a mistake to show, not to settle silently. (A host in several groups, or several
+range entries naming one host, is as usual: its entries merge.)
+
 Top-level keys are groups; each group may have `hosts`, `vars` and `children` (the latter
 groups again). Like Ansible, a group whose value is not a mapping and unknown keys are skipped
 with a warning, and a string where a mapping is expected counts as a one-key mapping.
@@ -38,7 +43,8 @@ class _Unsupported(yaml.constructor.ConstructorError):
 class _Position(NamedTuple):
     mapping: dict[Any, Any]  # kept so that its id() stays unique while the document lives
     mark: Any
-    keys: dict[Any, Any]
+    keys: dict[Any, Any]  # key -> mark of its last occurrence
+    first: dict[Any, Any]  # key written more than once -> mark of its first occurrence
 
 
 class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
@@ -50,12 +56,20 @@ class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
 
     def construct_located_map(self, node: yaml.MappingNode) -> Iterator[dict[Any, Any]]:
         data: dict[Any, Any] = {}
-        position = _Position(data, node.start_mark, {})
+        position = _Position(data, node.start_mark, {}, {})
         self.positions[id(data)] = position
         yield data
+        written = sum(1 for key_node, _ in node.value if key_node.tag != _MERGE)
         data.update(self.construct_mapping(node))
-        for key_node, _ in node.value:  # construct_mapping has resolved `<<` merges by now
-            position.keys[self.construct_object(key_node)] = key_node.start_mark
+        merged = len(node.value) - written  # construct_mapping put the `<<` keys first
+        seen: dict[Any, Any] = {}  # keys written here (a merged key may be overridden)
+        for index, (key_node, _) in enumerate(node.value):
+            key = self.construct_object(key_node)
+            position.keys[key] = key_node.start_mark
+            if index >= merged:
+                if key in seen:
+                    position.first.setdefault(key, seen[key])
+                seen[key] = key_node.start_mark
 
     def construct_unsafe(self, node: yaml.Node) -> Any:
         resolved = copy.copy(node)
@@ -85,6 +99,7 @@ class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
         )
 
 
+_MERGE = "tag:yaml.org,2002:merge"
 _Loader.add_constructor("tag:yaml.org,2002:map", _Loader.construct_located_map)
 _Loader.add_constructor("tag:yaml.org,2002:set", _Loader.construct_ordered_set)
 _Loader.add_constructor("tag:yaml.org,2002:binary", _Loader.construct_binary)
@@ -136,6 +151,13 @@ class Document:
             return default or self.source
         mark = position.mark if key is None else position.keys.get(key, position.mark)
         return where(self.source, mark.line + 1, mark.column + 1)
+
+    def first_line(self, mapping: Any, key: Any) -> int | None:
+        """The line where `key` first stands in `mapping`, if the mapping writes it twice."""
+        position = self._positions.get(id(mapping))
+        if position is None or position.mapping is not mapping or key not in position.first:
+            return None
+        return int(position.first[key].line) + 1
 
 
 def load_document(text: str, source: str) -> Document:
@@ -281,6 +303,12 @@ class _Parser:
             if not isinstance(entry, str):
                 raise InventoryError(
                     f"{at}: host {entry!r} must be a string (quote numbers in host names)"
+                )
+            first = self.document.first_line(hosts, entry)
+            if first is not None:
+                raise InventoryError(
+                    f"{at}: host {entry!r} is listed twice in the hosts of group {group!r} "
+                    f"(first at line {first}): merge its variables into one entry"
                 )
             try:
                 names, port = expand_host_entry(entry)

@@ -17,16 +17,14 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from orchestrator.errors import NetmatrixError
+from orchestrator.flags import choice_flag
 
 FORMATS = ("table", "json", "csv")
 
 
 def check_format(value: str, allowed: Sequence[str] = FORMATS) -> str:
     """The format if allowed, else a user error listing the allowed ones."""
-    if value not in allowed:
-        raise NetmatrixError(f"--format must be one of {', '.join(allowed)}, not {value!r}")
-    return value
+    return choice_flag("--format", value, allowed)
 
 
 def _as_dict(row: Any) -> dict[str, Any]:

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from invoke import Exit, task
 
-from orchestrator.tasks._cli import count_flag, user_errors
+from orchestrator.flags import count_flag
+from orchestrator.tasks._cli import user_errors
 
 _HELP = {
     "hosts": "host pattern: lab1,lab2, a group, all, lab*, all:!controller",

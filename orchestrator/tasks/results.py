@@ -1,10 +1,17 @@
-"""`results.*`: what the database holds, for tables and figures."""
+"""`results.*`: what the database holds, for tables and figures.
+
+Every flag is checked before the database is opened: a bad value is one line and exit 2,
+whatever the database holds (see `_cli`).
+"""
 
 from __future__ import annotations
 
 from invoke import task
 
+from orchestrator.flags import choice_flag, count_flag, factor_flag
 from orchestrator.tasks._cli import user_errors
+
+_DIFF_FORMATS = ("table", "json")
 
 # The queries load SQLAlchemy: imported inside each task, so other tasks start fast.
 
@@ -19,8 +26,9 @@ from orchestrator.tasks._cli import user_errors
 def runs(c, campaign=None, format="table"):
     """One row per run: cell, host, kernel, status, throughput, trace events, error."""
     from orchestrator.reports import queries
-    from orchestrator.reports.rows import print_rows
+    from orchestrator.reports.rows import FORMATS, print_rows
 
+    choice_flag("--format", format, FORMATS)
     print_rows(queries.runs(campaign), format, title="runs", columns=queries.RUN_COLUMNS)
 
 
@@ -31,15 +39,18 @@ def runs(c, campaign=None, format="table"):
         "host": "only runs on this host",
         "campaign": "campaign name (default: the newest)",
         "format": "table or json",
-        "factor": "a shared function is 'changed' when its share moves by more than this",
+        "factor": "a shared function is 'changed' when its share moves by more than this "
+        "(default 2)",
     }
 )
 @user_errors
-def diff(c, mode, baseline="loopback", host=None, campaign=None, format="table", factor=2.0):
+def diff(c, mode, baseline="loopback", host=None, campaign=None, format="table", factor=None):
     """Kernel functions a mode's stacks add over (or lack against) the baseline's."""
     from orchestrator.reports import queries
 
-    queries.print_diff(queries.mode_diff(mode, baseline, host, campaign, float(factor)), format)
+    choice_flag("--format", format, _DIFF_FORMATS)
+    factor = factor_flag("--factor", factor, default=2.0)
+    queries.print_diff(queries.mode_diff(mode, baseline, host, campaign, factor), format)
 
 
 @task(
@@ -68,9 +79,10 @@ def table(
     import sys
 
     from orchestrator.reports import queries
-    from orchestrator.reports.table_formats import render_table
+    from orchestrator.reports.table_formats import FORMATS, render_table
     from orchestrator.reports.tables import TableSpec, build_table, check_spec
 
+    choice_flag("--format", format, FORMATS)
     spec = TableSpec(metric, rows, cols, by, baseline)
     check_spec(spec)
     data = queries.load_campaign(campaign, functions=False)
@@ -84,40 +96,46 @@ def table(
         "campaign": "campaign name (default: the newest)",
         "metric": "for throughput and overhead: mbps, mbps_traced, msgs or p99",
         "baseline": "the mode to compare against (default: the spec's baseline)",
-        "top": "for functions: how many added functions per mode at most",
+        "top": "for functions: how many added functions per mode at most (default 12)",
     }
 )
 @user_errors
-def plot(c, kind, out, campaign=None, metric="mbps", baseline=None, top=12):
+def plot(c, kind, out, campaign=None, metric="mbps", baseline=None, top=None):
     """Draw a figure of the campaign: throughput, overhead, functions or probe."""
     from pathlib import Path
 
     from orchestrator.reports import queries
-    from orchestrator.reports.figures import make_figure
+    from orchestrator.reports.figures import KINDS, TOP_FUNCTIONS, make_figure
     from orchestrator.reports.plots import save_figure
+    from orchestrator.reports.tables import METRICS
 
+    choice_flag("--kind", kind, KINDS)
+    choice_flag("--metric", metric, METRICS)
+    top = count_flag("--top", top, default=TOP_FUNCTIONS)
     data = queries.load_campaign(campaign, functions=kind == "functions")
-    figure = make_figure(data, kind, metric=metric, baseline=baseline, top=int(top))
+    figure = make_figure(data, kind, metric=metric, baseline=baseline, top=top)
     print(save_figure(figure, Path(out)))
 
 
 @task(
     help={
         "mode": "the mode, e.g. bridge",
-        "top": "how many functions per kernel",
+        "top": "how many functions per kernel (default 20)",
         "campaign": "campaign name (default: the newest)",
         "format": "table, json or csv",
     }
 )
 @user_errors
-def functions(c, mode, top=20, campaign=None, format="table"):
+def functions(c, mode, top=None, campaign=None, format="table"):
     """The top kernel functions in a mode's stacks, with their share, per kernel."""
     from orchestrator.reports import queries
     from orchestrator.reports.functions import top_functions
-    from orchestrator.reports.rows import print_rows
+    from orchestrator.reports.rows import FORMATS, print_rows
 
+    choice_flag("--format", format, FORMATS)
+    top = count_flag("--top", top, default=20)
     data = queries.load_campaign(campaign)
-    print_rows(top_functions(data.functions, mode, int(top)), format, title=f"{mode}: functions")
+    print_rows(top_functions(data.functions, mode, top), format, title=f"{mode}: functions")
 
 
 @task(
@@ -130,8 +148,9 @@ def functions(c, mode, top=20, campaign=None, format="table"):
 def sql(c, query, format="table"):
     """Run SQL on the results database opened read-only (docs/results.md has queries)."""
     from orchestrator.reports import queries
-    from orchestrator.reports.rows import print_rows
+    from orchestrator.reports.rows import FORMATS, print_rows
 
+    choice_flag("--format", format, FORMATS)
     result = queries.sql(query)
     print_rows(result.rows, format, columns=result.columns)
 

@@ -2,7 +2,12 @@
 
 Every task reads plain, gzip or xz files, or standard input with `--path -`. A missing or
 unreadable file ends with one line on stderr and exit code 2; lines that cannot be read are
-counted and reported on stderr, never fatal.
+counted and reported on stderr, never fatal on their own. An input in which not one record
+was recognised, though, is refused (exit 2) when it is empty or holds unreadable lines: that
+is a wrong file (binary data, another tool's output, a failed redirect), and an empty summary
+would read as "no events happened". Comments alone (perf's `--header`, ftrace's banner) are a
+trace with no records by design: a warning, exit 0. The parsers themselves never refuse, so
+the reducer on the lab hosts still reduces a run whose trace holds nothing of its own.
 """
 
 from __future__ import annotations
@@ -20,23 +25,44 @@ from orchestrator.analysis.diff import diff_functions, function_counts
 from orchestrator.analysis.folding import collapse as collapse_trace
 from orchestrator.analysis.ftrace import parse_function_graph
 from orchestrator.analysis.perfscript import PerfScriptReader
+from orchestrator.analysis.source import TraceInput
 from orchestrator.analysis.summary import summarize
 from orchestrator.errors import NetmatrixError
+from orchestrator.flags import choice_flag, count_flag, factor_flag
 from orchestrator.reports.diff import print_diff
-from orchestrator.tasks._cli import count_flag, user_errors
+from orchestrator.tasks._cli import user_errors
 
 _FORMATS = ("table", "json")
-
-
-def _check_format(value: str, allowed: tuple[str, ...]) -> str:
-    if value not in allowed:
-        raise NetmatrixError(f"--format must be one of {', '.join(allowed)}, not {value!r}")
-    return value
+_PERF = ("perf script records", "the output of perf script")
+_FTRACE = ("function_graph calls", "ftrace's function_graph output")
 
 
 def _warn(message: str | None) -> None:
     if message:
         print(f"warning: {message}", file=sys.stderr)
+
+
+def _require_records(
+    trace: TraceInput, records: int, unreadable: int, kind: tuple[str, str] = _PERF
+) -> None:
+    """Refuse an input with no record that is empty or unreadable; warn when it has comments only.
+
+    Args:
+        trace: the input, read to its end.
+        records: records (calls) recognised, whatever filter applied afterwards.
+        unreadable: lines not recognised, stray stack lines and over-long lines included.
+        kind: what a record is called, and what the input should have been.
+    """
+    if records:
+        return
+    what, origin = kind
+    if trace.bytes_read and not unreadable:
+        _warn(f"{trace.name}: no {what}, only comments and blank lines")
+        return
+    detail = [f"{unreadable} unreadable line(s)" if unreadable else "empty"]
+    if trace.problem:
+        detail.append(trace.problem)
+    raise NetmatrixError(f"{trace.name}: no {what} ({'; '.join(detail)}): is this {origin}?")
 
 
 def _printable(text: str) -> str:
@@ -90,9 +116,15 @@ def collapse(c, path, event=None, out=None, format="folded", pid=False, tid=Fals
     """Fold stacks the way FlameGraph's stackcollapse-perf.pl does."""
     from orchestrator.analysis.folding import FoldOptions
 
-    _check_format(format, ("folded", "speedscope"))
-    folded = collapse_trace(path, event=event, options=FoldOptions(pid, tid))
+    choice_flag("--format", format, ("folded", "speedscope"))
+    with TraceInput(path) as trace:
+        folded = collapse_trace(trace, event=event, options=FoldOptions(pid, tid))
     stats = folded.stats
+    _require_records(
+        trace,
+        stats.records + stats.filtered_records + stats.other_event_records + stats.unterminated,
+        stats.unreadable + stats.oversize_lines + stats.orphan_frames,
+    )
     if format == "speedscope":
         name = Path(path).name if path != "-" else "stdin"
         payload = folded.speedscope_json(name=name).encode() + b"\n"
@@ -132,10 +164,12 @@ def collapse(c, path, event=None, out=None, format="folded", pid=False, tid=Fals
 @user_errors
 def summary(c, path, format="table", top=None):
     """Records per event, device, process; payload lengths; top functions; unreadable lines."""
-    _check_format(format, _FORMATS)
+    choice_flag("--format", format, _FORMATS)
     top = count_flag("--top", top, default=20)
-    reader = PerfScriptReader(path)
-    result = summarize(reader, reader.stats)
+    with TraceInput(path) as trace:
+        reader = PerfScriptReader(trace)
+        result = summarize(reader, reader.stats)
+    _require_records(trace, reader.stats.records, reader.stats.unreadable_lines)
     if format == "json":
         _emit_json(result.as_dict(top=top))
     else:
@@ -199,20 +233,17 @@ def _summary_tables(result: Any, top: int) -> None:
 @user_errors
 def diff(c, baseline, path, format="table", factor=None):
     """Kernel functions the trace's stacks have that the baseline's lack, and the reverse."""
-    _check_format(format, _FORMATS)
-    try:
-        # Parsed here, not by invoke (whose float default would turn 'big' into a traceback).
-        factor = 2.0 if factor is None else float(factor)
-    except ValueError:
-        raise NetmatrixError(f"--factor must be a number, not {factor!r}") from None
-    if not factor >= 1.0:  # also refuses nan
-        raise NetmatrixError(f"--factor must be at least 1, not {factor}")
+    choice_flag("--format", format, _FORMATS)
+    factor = factor_flag("--factor", factor, default=2.0)
     if baseline == "-" and path == "-":
         raise NetmatrixError("only one of --baseline and --path can be standard input (-)")
-    base_reader = PerfScriptReader(baseline)  # both opened before either is read
-    target_reader = PerfScriptReader(path)
-    base = function_counts(base_reader)
-    target = function_counts(target_reader)
+    with TraceInput(baseline) as base_trace, TraceInput(path) as target_trace:
+        base_reader = PerfScriptReader(base_trace)  # both opened before either is read
+        target_reader = PerfScriptReader(target_trace)
+        base = function_counts(base_reader)
+        target = function_counts(target_reader)
+    for trace, reader in ((base_trace, base_reader), (target_trace, target_reader)):
+        _require_records(trace, reader.stats.records, reader.stats.unreadable_lines)
     result = diff_functions(base, target, factor=factor)
     print_diff(result.as_dict(), base.records, target.records, format)
     _warn(base_reader.stats.describe() and f"{baseline}: {base_reader.stats.describe()}")
@@ -229,9 +260,12 @@ def diff(c, baseline, path, format="table", factor=None):
 @user_errors
 def ftrace(c, path, format="table", top=None):
     """Per-function calls, total, self and max time from a function_graph trace."""
-    _check_format(format, _FORMATS)
+    choice_flag("--format", format, _FORMATS)
     top = count_flag("--top", top, default=30)
-    graph = parse_function_graph(path)
+    with TraceInput(path) as trace:
+        graph = parse_function_graph(trace)
+    entries = sum(len(calls) for calls in graph.roots.values()) + len(graph.switches)
+    _require_records(trace, entries, graph.unreadable, _FTRACE)
     if format == "json":
         _emit_json(graph.as_dict())
     else:

@@ -66,3 +66,20 @@ def test_console_script_lists_the_same_tasks_as_invoke():
         check=True,
     ).stdout
     assert "matrix" in listing and "trace.collapse" in listing and "lab.up" in listing
+
+
+def test_console_script_refuses_a_command_line_it_cannot_parse_as_bad_input():
+    """Unknown flags and tasks, or a flag without its value: one `error:` line, exit 2."""
+    for args, message in (
+        (["results.table", "--bogus"], "error: No idea what '--bogus' is!"),
+        (["no-such-task"], "error: No idea what 'no-such-task' is!"),
+        (["trace.collapse", "--path"], "error: Flag <Argument: path (p) *> needed value"),
+    ):
+        done = subprocess.run(
+            [sys.executable, "-c", "from orchestrator.cli import main; main()", *args],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 2, (args, done.stderr)
+        assert done.stderr.startswith(message) and done.stderr.count("\n") == 1, done.stderr

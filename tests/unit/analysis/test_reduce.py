@@ -97,3 +97,19 @@ def test_a_missing_trace_is_one_line_and_exit_code_2(
     assert main([str(tmp_path / "perf.txt"), "--out", str(out)]) == 2
     assert capsys.readouterr().err == f"netmatrix-reduce: {tmp_path / 'perf.txt'}: no such file\n"
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "data", [b"", b"# header only\n", bytes(range(256)) * 4], ids=["empty", "header", "garbage"]
+)
+def test_a_trace_with_no_record_still_reduces(tmp_path: Path, data: bytes) -> None:
+    """The trace tasks refuse such a file; a run's reduction must not: it records what it got."""
+    trace, out = tmp_path / "perf.txt", tmp_path / "reduction.json"
+    trace.write_bytes(data)
+
+    assert main([str(trace), "--out", str(out), "--folded", str(tmp_path / "folded.gz")]) == 0
+
+    reduction = json.loads(out.read_text())
+    assert (reduction["records"], reduction["records_all"], reduction["functions"]) == (0, 0, {})
+    assert reduction["unreadable_lines"] == (5 if data.startswith(b"\x00") else 0)
+    assert gzip.decompress((tmp_path / "folded.gz").read_bytes()) == b""

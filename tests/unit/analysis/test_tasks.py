@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import gzip
+import io
 import json
+import lzma
 import os
 import subprocess
 import sys
@@ -183,3 +186,93 @@ def test_real_invoke_script(tmp_path):
     )
     assert missing.returncode == 2
     assert missing.stderr.decode().startswith("error: ")
+
+
+# Bytes no perf script or ftrace could print: NUL, invalid UTF-8, control characters.
+GARBAGE = bytes(range(256)) * 4 + b"\xff\xfe\x00garbage\n"
+
+
+def _no_record_inputs(tmp_path: Path) -> dict[str, Path]:
+    inputs = {
+        "garbage.bin": GARBAGE,
+        "empty.txt": b"",
+        "notes.txt": b"this is a README, not perf script output\n\nsecond paragraph\n",
+        "garbage.gz": gzip.compress(GARBAGE),
+        "empty.xz": lzma.compress(b""),
+    }
+    for name, data in inputs.items():
+        (tmp_path / name).write_bytes(data)
+    return {name: tmp_path / name for name in inputs}
+
+
+@pytest.mark.parametrize(
+    "task", ["trace.summary", "trace.collapse", "trace.diff --path", "trace.diff --baseline"]
+)
+def test_a_trace_without_any_record_is_refused_in_one_line(tmp_path, capsys, task):
+    good = str(PERF / "bridge-64.perf.txt.xz")
+    for name, path in _no_record_inputs(tmp_path).items():
+        name_flag, _, side = task.partition(" ")
+        argv = (name_flag, "--path", str(path))
+        if side == "--path":
+            argv = (name_flag, "--baseline", good, "--path", str(path))
+        elif side == "--baseline":
+            argv = (name_flag, "--baseline", str(path), "--path", good)
+
+        assert run(*argv) == 2, name
+        out, err = capsys.readouterr()
+        assert out == ""
+        detail = "empty" if name.startswith("empty") else "unreadable line(s)"
+        assert err.startswith(f"error: {path}: no perf script records (")
+        assert detail in err and err.endswith("): is this the output of perf script?\n")
+        assert err.count("\n") == 1
+
+
+def test_an_ftrace_log_without_any_call_is_refused_but_its_banner_alone_is_not(tmp_path, capsys):
+    garbage = _no_record_inputs(tmp_path)["garbage.bin"]
+    assert run("trace.ftrace", "--path", str(garbage)) == 2
+    assert capsys.readouterr().err == (
+        f"error: {garbage}: no function_graph calls (5 unreadable line(s)): "
+        "is this ftrace's function_graph output?\n"
+    )
+    banner = tmp_path / "banner.log"
+    banner.write_text("# tracer: function_graph\n#\n# CPU  DURATION   FUNCTION CALLS\n")
+    assert run("trace.ftrace", "--path", str(banner), "--format", "json") == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["calls"] == 0
+    assert err == f"warning: {banner}: no function_graph calls, only comments and blank lines\n"
+
+
+def test_standard_input_with_nothing_on_it_is_refused(monkeypatch, capsys):
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"")))
+    assert run("trace.summary", "--path", "-") == 2
+    assert capsys.readouterr().err.startswith("error: <stdin>: no perf script records (empty)")
+
+
+def test_comments_alone_are_a_trace_without_records_by_design(tmp_path, capsys):
+    """`perf script --header` of a recording with no sample prints its header and nothing else."""
+    header = tmp_path / "header.perf.txt"
+    header.write_text("# ========\n# captured on    : Thu Jan  1 00:00:00 2025\n# ========\n#\n")
+    assert run("trace.summary", "--path", str(header), "--format", "json") == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["records"] == 0
+    assert err == f"warning: {header}: no perf script records, only comments and blank lines\n"
+    assert run("trace.collapse", "--path", str(header)) == 0
+    assert capsys.readouterr().out == ""
+
+
+def test_a_real_trace_with_some_unreadable_lines_still_works_with_a_warning(tmp_path, capsys):
+    path = tmp_path / "damaged.perf.txt"
+    path.write_bytes(GARBAGE + b"\n" + trace_bytes("loopback-64") + b"\x00\xff stray\n")
+    good = str(PERF / "bridge-64.perf.txt.xz")
+
+    assert run("trace.summary", "--path", str(path), "--format", "json") == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["records"] == 5064
+    assert err.startswith("warning: 6 unreadable line(s) (first: line 1, unrecognized line)")
+    assert run("trace.collapse", "--path", str(path)) == 0
+    out, err = capsys.readouterr()
+    assert out.splitlines() and "unreadable line(s)" in err
+    assert run("trace.diff", "--baseline", str(path), "--path", good, "--format", "json") == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["extra"][0]["function"] == "br_handle_frame"
+    assert err.startswith(f"warning: {path}: 6 unreadable line(s)")

@@ -122,7 +122,16 @@ def test_missing_file_is_named(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("written", "seconds"),
-    [("5s", 5.0), ("500ms", 0.5), ("2m", 120.0), ("1.5s", 1.5), (3, 3.0), (0.25, 0.25)],
+    [
+        ("5s", 5.0),
+        ("500ms", 0.5),
+        ("300ms", 0.3),  # divided, not multiplied by 0.001: the spec hash stays what it was
+        ("2m", 120.0),
+        ("1h", 3600.0),  # the longest allowed
+        ("1.5s", 1.5),
+        (3, 3.0),
+        (0.25, 0.25),
+    ],
 )
 def test_duration_forms(tmp_path: Path, written: object, seconds: float) -> None:
     path = tmp_path / "spec.yml"
@@ -137,4 +146,27 @@ def test_true_is_not_an_integer(tmp_path: Path) -> None:
     path = tmp_path / "spec.yml"
     path.write_text("name: d\nbaseline: host\naxes: {mode: [host], size: [true], proto: [tcp]}\n")
     with pytest.raises(NetmatrixError, match=r"spec\.yml:3:29: axes\.size\[0\]: .*got true"):
+        load_spec(path)
+
+
+@pytest.mark.parametrize("pattern", ["6.1.*", "5.15.0-91-generic", "[56].*", "6.8.0+", "4.19~rc?"])
+def test_kernel_patterns_are_releases_with_fnmatch_wildcards(tmp_path: Path, pattern: str) -> None:
+    path = tmp_path / "spec.yml"
+    path.write_text(
+        "name: k\nbaseline: host\n"
+        f"axes: {{mode: [host], size: [64], proto: [tcp], kernel: ['{pattern}']}}\n"
+    )
+    assert load_spec(path).axes.kernel == (pattern,)
+
+
+@pytest.mark.parametrize("pattern", ["6.1$(reboot)", "`id`", "6.1;reboot", "6.1 *", "../6.1"])
+def test_kernel_patterns_with_shell_or_path_characters_are_refused(
+    tmp_path: Path, pattern: str
+) -> None:
+    path = tmp_path / "spec.yml"
+    path.write_text(
+        "name: k\nbaseline: host\n"
+        f"axes: {{mode: [host], size: [64], proto: [tcp], kernel: ['{pattern}']}}\n"
+    )
+    with pytest.raises(NetmatrixError, match=r"axes\.kernel\[0\]: .* is not a kernel release"):
         load_spec(path)

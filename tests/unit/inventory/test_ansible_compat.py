@@ -54,6 +54,8 @@ ORDER_PATTERNS = [
     "~lab[12]",
     "web[1:]",
     "prod,lab1",
+    "lab1,lab1",
+    "lab2,lab*,lab2",
 ]
 
 Job = tuple[str, ...]

@@ -43,6 +43,8 @@ CASES = {
     "host_vars_scalar.yml": "3:5: the variables of host 'lab1' must be a mapping, not a str",
     "number_host.yml": "3:5: host 1 must be a string (quote numbers in host names)",
     "plugin.yml": "1:1: inventory plugin configurations (plugin: …) are not supported",
+    "duplicate_host.yml": "6:5: host 'lab1' is listed twice in the hosts of group 'lab' (first "
+    "at line 3): merge its variables into one entry",
 }
 
 

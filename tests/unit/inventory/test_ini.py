@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
 from orchestrator.inventory import Unsafe, load_inventory
-from tests.unit.inventory.conftest import FIXTURES
+from tests.unit.inventory.conftest import FIXTURES, run_ansible
 
 COMPAT = FIXTURES / "compat"
 
@@ -151,3 +152,18 @@ def test_non_utf8_bytes_are_tolerated_in_comment_lines(write) -> None:
     path.write_bytes(b"# caf\xe9\n[lab]\nlab1\n")
 
     assert list(load_inventory(path).hosts) == ["lab1"]
+
+
+@pytest.mark.slow
+def test_a_host_listed_twice_in_a_group_merges_as_in_ansible(write, tmp_path) -> None:
+    """INI has no keys to repeat: a second host line adds to the first, in ansible-core too."""
+    path = write("dup.ini", "[lab]\nlab1 x=1\nlab2\nlab1 y=2 x=3\n[lab]\nlab1 z=4\n")
+    theirs = run_ansible("ansible-inventory", "-i", str(path), "--list", home=tmp_path)
+    assert theirs.returncode == 0, theirs.stderr
+
+    expected = json.loads(theirs.stdout)
+    del expected["_meta"]["profile"]
+    inventory = load_inventory(path)
+    assert inventory.to_ansible_list() == expected
+    assert inventory.groups["lab"].hosts == ("lab1", "lab2")
+    assert inventory.hosts["lab1"].vars == {"x": 3, "y": 2, "z": 4}

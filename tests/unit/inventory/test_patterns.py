@@ -31,6 +31,8 @@ PATTERNS = {
     "web[-1]": ["web2"],
     "prod,lab1": ["web1", "lab3", "db.example.com", "lab1"],
     " lab1 , lab3 ": ["lab1", "lab3"],
+    "lab1,lab1": ["lab1"],  # a host named twice is selected once, as by ansible
+    "lab2,lab*,lab2": ["lab2", "lab1", "lab3"],
 }
 
 

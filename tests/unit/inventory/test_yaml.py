@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime
 import logging
 
-from orchestrator.inventory import Unsafe, Vaulted, load_inventory
+import pytest
+
+from orchestrator.inventory import InventoryError, Unsafe, Vaulted, load_inventory
 from tests.unit.inventory.conftest import FIXTURES
 
 COMPAT = FIXTURES / "compat"
@@ -135,6 +137,29 @@ def test_duplicate_keys_keep_the_last_value(load) -> None:
     inventory = load("inv.yml", "lab:\n  hosts:\n    lab1:\n      x: 1\n      x: 2\n")
 
     assert inventory.hosts["lab1"].vars == {"x": 2}
+
+
+def test_a_host_listed_twice_in_one_hosts_mapping_is_an_error_naming_both_lines(load) -> None:
+    # ansible-core warns and keeps the last entry, silently losing the first one's variables
+    with pytest.raises(InventoryError) as error:
+        load("inv.yml", "lab:\n  hosts:\n    lab1:\n      x: 1\n    lab1:\n      y: 2\n")
+
+    assert str(error.value).endswith(
+        "inv.yml:5:5: host 'lab1' is listed twice in the hosts of group 'lab' (first at line 3): "
+        "merge its variables into one entry"
+    )
+
+
+def test_a_host_may_still_be_in_several_groups_and_override_a_merged_entry(load) -> None:
+    inventory = load(
+        "inv.yml",
+        "base: &base\n  lab1: {x: 1}\n"
+        "lab:\n  hosts:\n    <<: *base\n    lab1: {x: 2}\n"
+        "web:\n  hosts:\n    lab1: {y: 3}\n",
+    )
+
+    assert inventory.hosts["lab1"].vars == {"x": 2, "y": 3}
+    assert inventory.hosts["lab1"].groups == ("lab", "web")
 
 
 def test_a_port_in_the_host_entry_sets_ansible_port_of_a_new_host(load) -> None:

@@ -105,3 +105,44 @@ def test_the_baseline_comes_from_the_spec_unless_it_cannot_be_read(lab: Lab, tmp
 
     assert run_task("results.plot", "--kind", "overhead", "--out", str(tmp_path / "o.png")) == 2
     assert capsys.readouterr().err.startswith("error: pass --baseline: spec of campaign broken")
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (("results.runs", "--format", "xml"), "--format must be one of table, json, csv, not"),
+        (("results.diff", "--mode", "bridge", "--factor", "big"), "--factor must be a number"),
+        (("results.diff", "--mode", "bridge", "--factor", "nan"), "--factor must be at least 1"),
+        (("results.diff", "--mode", "bridge", "--format", "csv"), "--format must be one of table"),
+        (("results.table", "--format", "html"), "--format must be one of table, markdown, csv"),
+        (("results.plot", "--kind", "pie", "--out", "x.png"), "--kind must be one of throughput"),
+        (("results.plot", "--kind", "probe", "--out", "x.png", "--metric", "gbps"), "--metric"),
+        (("results.plot", "--kind", "functions", "--out", "x.png", "--top", "x"), "--top must be"),
+        (("results.functions", "--mode", "bridge", "--top", "0"), "--top: 0 is out of range"),
+        (("results.functions", "--mode", "bridge", "--format", "svg"), "--format must be one of"),
+        (("results.sql", "SELECT 1", "--format", "xml"), "--format must be one of table, json"),
+    ],
+)
+def test_flags_are_checked_before_the_database_is_opened(
+    tmp_path: Path, monkeypatch, capsys, argv, message
+):
+    missing = tmp_path / "none" / "netmatrix.db"
+    monkeypatch.setenv("NETMATRIX_DB", f"sqlite:///{missing}")
+
+    assert run_task(*argv) == 2
+
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {message}") and err.count("\n") == 1
+    assert not missing.parent.exists()
+
+
+def test_the_default_flags_still_work(paper: Lab, tmp_path: Path, capsys):
+    assert run_task("results.diff", "--mode", "bridge", "--format", "json") == 0
+    assert json.loads(capsys.readouterr().out)["extra"]
+    assert run_task("results.functions", "--mode", "bridge", "--format", "csv") == 0
+    assert len(capsys.readouterr().out.splitlines()) == 1 + 5  # all five, under the default 20
+    assert run_task("results.functions", "--mode", "bridge", "--format", "csv", "--top", "2") == 0
+    assert len(capsys.readouterr().out.splitlines()) == 1 + 2
+    out = tmp_path / "functions.png"
+    assert run_task("results.plot", "--kind", "functions", "--out", str(out)) == 0
+    assert out.read_bytes().startswith(b"\x89PNG")
