@@ -111,7 +111,12 @@ def version(argv: list[str]) -> str:
     return text[0] if text else "?"
 
 
-def machine() -> str:
+def machine(*tools: str, load: bool = True) -> str:
+    """CPU, cores, memory, kernel, Python, `tools` (version strings), and the load average now.
+
+    Scripts that write their section after the measurements leave the load out (`load=False`)
+    and record it per measurement instead.
+    """
     cpu = "?"
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -126,17 +131,19 @@ def machine() -> str:
         memory = f"{kib / 1024 / 1024:.0f} GiB"
     except (OSError, AttributeError):
         pass
-    load = " / ".join(f"{v:.1f}" for v in os.getloadavg())
-    perl = version(["perl", "-e", 'print "perl $^V\\n"'])
-    return (
-        f"{platform.machine()} {cpu}, {os.cpu_count()} cores, {memory}; "
-        f"{platform.system()} {platform.release()}; Python {platform.python_version()}; "
-        f"{perl}; load average {load} at the start"
-    )
+    parts = [
+        f"{platform.machine()} {cpu}, {os.cpu_count()} cores, {memory}",
+        f"{platform.system()} {platform.release()}",
+        f"Python {platform.python_version()}",
+        *tools,
+    ]
+    if load:
+        parts.append(f"load average {' / '.join(f'{v:.1f}' for v in os.getloadavg())} at the start")
+    return "; ".join(parts)
 
 
 def command_line() -> str:
-    """This run's command, the text of `--note` paragraphs left out."""
+    """This bench script's command line, the text of `--note` paragraphs left out."""
     argv, skip = [], False
     for arg in sys.argv[1:]:
         if skip:
@@ -148,14 +155,15 @@ def command_line() -> str:
     return " ".join(
         [
             ".venv/bin/python",
-            "bench/collapse.py",
+            f"bench/{Path(sys.argv[0]).name}",
             *(a if a == "'…'" else shlex.quote(a) for a in argv),
         ]
     )
 
 
-def stats(values: list[float]) -> str:
-    return f"{min(values):.2f} / {statistics.median(values):.2f} / {max(values):.2f}"
+def stats(values: list[float], fmt: str = "{:.2f}") -> str:
+    """min / median / max."""
+    return " / ".join(fmt.format(v) for v in (min(values), statistics.median(values), max(values)))
 
 
 def main() -> int:
@@ -227,12 +235,13 @@ def main() -> int:
                 file=sys.stderr,
             )
 
+    perl = version(["perl", "-e", 'print "perl $^V\\n"'])
     lines = [
         "## Folding",
         "",
         f"Command: `{command_line()}`",
         "",
-        f"Machine: {machine()}.",
+        f"Machine: {machine(perl)}.",
         "",
         "Wall clock per run (min / median / max over "
         f"{args.runs} runs, the tools alternating within each run), interpreter start "
@@ -273,14 +282,27 @@ def main() -> int:
     return 0 if identical in (None, True) else 1
 
 
-def write_section(path: Path, section: str) -> None:
-    """Replace the `## Folding` section of `path` (or add it), leaving the others alone."""
+def write_section(path: Path, section: str, parent: str | None = None) -> None:
+    """Put `section` into the markdown file `path`, leaving every other section alone.
+
+    The section's first line is its heading. A section of that heading is replaced: its text
+    up to the next heading of any level, so subsections written by other scripts (e.g.
+    `### perf script rate` under `## Folding`) stay. A new section goes at the end of the
+    `parent` heading's section (its subsections included), or at the end of the file.
+    """
     text = path.read_text() if path.exists() else "# Benchmark results\n"
-    pattern = re.compile(r"^## Folding\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section + "\n", text, count=1)
+    heading = section.splitlines()[0]
+    body = section.rstrip("\n") + "\n\n"
+    existing = re.compile(rf"^{re.escape(heading)}\n.*?(?=^#+ |\Z)", re.S | re.M)
+    if existing.search(text):
+        text = existing.sub(lambda _: body, text, count=1)
+    elif parent is not None and (start := re.search(rf"^{re.escape(parent)}\n", text, re.M)):
+        level = len(parent) - len(parent.lstrip("#"))
+        end = re.compile(rf"^#{{1,{level}}} ", re.M).search(text, start.end())
+        at = end.start() if end else len(text)
+        text = text[:at].rstrip("\n") + "\n\n" + body + text[at:]
     else:
-        text = text.rstrip("\n") + "\n\n" + section
+        text = text.rstrip("\n") + "\n\n" + body
     path.write_text(text.rstrip("\n") + "\n")
 
 
