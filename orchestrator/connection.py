@@ -14,13 +14,12 @@ timeout (GNU timeout signals the whole process group, so children die with it), 
 `CommandResult` keeps only the caller's text: never the wrappers, never a password.
 
 `connect(host)` picks `SSHConnection` (Fabric/paramiko) or `LocalConnection` (subprocess)
-from `ansible_connection`. Host keys follow `host_key_policy`.
+from `ansible_connection`. Host keys are checked as `orchestrator.hostkeys` says.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import getpass
 import hashlib
 import io
@@ -31,7 +30,6 @@ import shlex
 import signal
 import socket
 import subprocess
-import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -42,9 +40,9 @@ from typing import Any, Protocol
 import fabric
 import invoke
 import paramiko
-from paramiko.hostkeys import HostKeyEntry
 
-from orchestrator.errors import NetmatrixError
+from orchestrator import hostkeys
+from orchestrator.errors import NetmatrixError, disk_full
 from orchestrator.host import Host
 
 Command = str | Sequence[str]
@@ -96,6 +94,10 @@ class TransferError(NetmatrixError):
     """A transfer failed or its checksums disagree."""
 
 
+class ChecksumMismatch(TransferError):
+    """The bytes that arrived are not the bytes that left: never retried, never trusted."""
+
+
 class Connection(Protocol):
     """What every connection (SSH, local, fake) offers."""
 
@@ -135,6 +137,18 @@ KILL_AFTER = 5
 
 TRANSPORT_GRACE = 10
 """Seconds beyond a command's timeout (and KILL_AFTER) before the client gives up on it too."""
+
+NO_EXIT_STATUS = -1
+"""What paramiko reports for a channel that closed without sending its command's status."""
+
+DEAD_PEER_KEEPALIVE = 15
+"""Seconds between SSH keepalives (and before the first TCP keepalive probe of an idle link)."""
+
+DEAD_PEER_SECONDS = 45
+"""Seconds sent data may stay unacknowledged before the connection counts as lost."""
+
+TRANSFER_ATTEMPTS = 3
+"""Tries of one put/get: a connection that drops mid-transfer is reopened and it starts over."""
 
 TransferHook = Callable[[str, str], None]
 """`hook(direction, path)`: a test seam called between a transfer and its verification."""
@@ -202,11 +216,43 @@ def _checked(host: Host, result: CommandResult, check: bool) -> CommandResult:
     return result
 
 
-def _timeout_error(host: Host, text: str, timeout: float | None) -> CommandTimeout:
+def _first(text: str) -> str:
+    """A command's first line, shortened: enough to recognise it in a one-line error."""
     first = text.strip().splitlines()[0] if text.strip() else text
-    if len(first) > 80:
-        first = first[:77] + "..."
-    return CommandTimeout(f"{host.name}: `{first}` ran longer than {timeout:g}s and was stopped")
+    return first if len(first) <= 80 else first[:77] + "..."
+
+
+def _timeout_error(host: Host, text: str, timeout: float | None) -> CommandTimeout:
+    return CommandTimeout(
+        f"{host.name}: `{_first(text)}` ran longer than {timeout:g}s and was stopped"
+    )
+
+
+def _notice_dead_peers(transport: paramiko.Transport | None) -> None:
+    """Make a host that vanishes without closing the connection (powered off, rebooted into
+    silence, unplugged) an error within about a minute rather than TCP's fifteen.
+
+    SSH keepalives every 15 s keep data in flight; TCP_USER_TIMEOUT ends the connection when
+    data stays unacknowledged for 45 s, and TCP keepalives probe an idle one. Idempotent.
+    """
+    if transport is None or getattr(transport, "_netmatrix_watched", False):
+        return
+    transport.set_keepalive(DEAD_PEER_KEEPALIVE)
+    sock = transport.sock
+    if isinstance(sock, socket.socket):
+        with contextlib.suppress(OSError, AttributeError):  # not Linux, or not TCP
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, DEAD_PEER_KEEPALIVE)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, 5)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 6)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, DEAD_PEER_SECONDS * 1000)
+    transport._netmatrix_watched = True  # type: ignore[attr-defined]
+
+
+def _download_error(error: OSError, what: str) -> NetmatrixError:
+    """A failed download: a full controller disk is `DiskFull` (SFTP reports the host's own
+    errors without an errno, so ENOSPC here is always the local side), else `TransferError`."""
+    return disk_full(error, what) or TransferError(f"{what}: {error}")
 
 
 def sha256_file(path: Path | str) -> tuple[str, int]:
@@ -225,12 +271,6 @@ def _temp_name(final: str) -> str:
     head, _, base = final.rpartition("/")
     name = f".{base}.netmatrix-{uuid.uuid4().hex[:12]}.tmp"
     return f"{head}/{name}" if head or final.startswith("/") else name
-
-
-def _truthy(value: Any) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() not in ("", "0", "false", "no", "off", "n", "f")
-    return bool(value)
 
 
 class _SudoMixin:
@@ -299,68 +339,6 @@ class _SudoMixin:
         return prefix, password
 
 
-# --------------------------------------------------------------------------- host keys
-
-
-class _RecordNewKeys(paramiko.MissingHostKeyPolicy):
-    """Trust on first use: accept an unknown key and append it to netmatrix's known_hosts."""
-
-    _lock = threading.Lock()
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: Any) -> None:
-        client.get_host_keys().add(hostname, key.get_name(), key)
-        line = HostKeyEntry([hostname], key).to_line()
-        # Append under a lock (threads) and flock (processes): rewriting the file, as
-        # paramiko's AutoAddPolicy does, would lose keys recorded concurrently.
-        with self._lock, open(self.path, "a") as stream:
-            fcntl.flock(stream, fcntl.LOCK_EX)
-            stream.write(line)
-        log.info("%s: recorded new %s host key in %s", hostname, key.get_name(), self.path)
-
-
-class _WarnAndAccept(paramiko.MissingHostKeyPolicy):
-    """Accept an unknown key for this connection only, saying so."""
-
-    def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: Any) -> None:
-        client.get_host_keys().add(hostname, key.get_name(), key)
-        log.warning(
-            "%s: accepting unknown %s host key %s without recording it "
-            "(set netmatrix_known_hosts to record keys, host_key_checking: false to skip checks)",
-            hostname,
-            key.get_name(),
-            key.fingerprint,
-        )
-
-
-def host_key_policy(client: paramiko.SSHClient, host: Host) -> None:
-    """Configure `client`'s host-key checking for `host`. The whole policy, for now:
-
-    - `host_key_checking: false` — no checking: nothing is loaded, any key is accepted.
-    - otherwise keys in `~/.ssh/known_hosts` and in the file named by `netmatrix_known_hosts`
-      are verified, and a different key refuses the connection (`BadHostKeyException`).
-      An unknown key is accepted and appended to `netmatrix_known_hosts` when that is set
-      (trust on first use), else accepted for this connection with a warning.
-
-    Refusing unknown keys outright is left to a later, security-focused policy.
-    """
-    if not _truthy(host.vars.get("host_key_checking", True)):
-        client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
-        return
-    client.load_system_host_keys()  # a missing ~/.ssh/known_hosts is fine
-    known = host.vars.get("netmatrix_known_hosts")
-    if known:
-        path = Path(str(known)).expanduser()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.touch(exist_ok=True)
-        client.load_host_keys(str(path))
-        client.set_missing_host_key_policy(_RecordNewKeys(path))
-    else:
-        client.set_missing_host_key_policy(_WarnAndAccept())
-
-
 # --------------------------------------------------------------------------- connect
 
 
@@ -426,7 +404,7 @@ def _fabric_connection(host: Host, connect_timeout: float) -> fabric.Connection:
         config=config,
         connect_kwargs=connect_kwargs,
     )
-    host_key_policy(conn.client, host)
+    hostkeys.host_key_policy(conn.client, host)
     return conn
 
 
@@ -480,13 +458,9 @@ def _connect_ssh(
             raise UnreachableError(
                 f"{where}: authentication failed for user {user}: {_reason(error, 0)}"
             ) from None
-        except paramiko.BadHostKeyException as error:
+        except (paramiko.BadHostKeyException, hostkeys.UnknownHostKey) as error:
             conn.close()
-            raise UnreachableError(
-                f"{where}: host key differs from the known one "
-                f"({error.key.get_name()} {error.key.fingerprint}); "
-                "someone may be intercepting, or the host was reinstalled"
-            ) from None
+            raise UnreachableError(f"{where}: {hostkeys.refusal(error)}") from None
         except (OSError, EOFError, paramiko.SSHException) as error:
             conn.close()
             last = error
@@ -506,15 +480,16 @@ class SSHConnection(_SudoMixin):
 
     def __init__(self, host: Host, conn: fabric.Connection) -> None:
         self.host = host
-        self._conn = conn
         self._sftp_client: paramiko.SFTPClient | None = None
         self._sudo_prefix = False
         #: Test seam: called as `hook("put", remote_temp)` after an upload or
         #: `hook("get", local_temp)` after a download, before the checksums are compared.
         self.before_verify: TransferHook | None = None
-        transport = conn.transport
-        if transport is not None:
-            transport.set_keepalive(30)
+        self._adopt(conn)
+
+    def _adopt(self, conn: fabric.Connection) -> None:
+        self._conn = conn
+        _notice_dead_peers(conn.transport)
 
     @property
     def user(self) -> str:
@@ -530,6 +505,10 @@ class SSHConnection(_SudoMixin):
         client_timeout = None if timeout is None else timeout + KILL_AFTER + TRANSPORT_GRACE
         started = time.monotonic()
         try:
+            # Fabric reopens a connection that dropped since the last command; the new
+            # transport needs the same watch on its peer.
+            self._conn.open()
+            _notice_dead_peers(self._conn.transport)
             # An empty stream rather than none: the remote side must see end-of-file, or a
             # command that reads stdin would wait forever.
             result = self._conn.run(
@@ -554,13 +533,26 @@ class SSHConnection(_SudoMixin):
         elapsed = time.monotonic() - started
         if _timed_out(result.return_code, elapsed, timeout):
             raise _timeout_error(self.host, text, timeout)
+        if result.return_code == NO_EXIT_STATUS and not self._answers():
+            # The channel closed without an exit status because the whole connection went:
+            # the host rebooted or died under the command.
+            raise UnreachableError(f"{_where(self.host)}: connection lost during `{_first(text)}`")
         return CommandResult(
             command=text, rc=result.return_code, stdout=result.stdout, stderr=result.stderr
         )
 
     def _sftp(self) -> paramiko.SFTPClient:
-        if self._sftp_client is None:
-            self._sftp_client = self._conn.sftp()
+        """An SFTP session on the current transport. Not Fabric's cached one: Fabric reopens a
+        dropped connection by itself for the next command, and its cache would keep handing
+        out the session of the dead transport."""
+        self._conn.open()  # a no-op while connected
+        transport = self._conn.transport
+        if (
+            self._sftp_client is None
+            or self._sftp_client.get_channel().get_transport() is not transport
+        ):
+            self._close_sftp()
+            self._sftp_client = self._conn.client.open_sftp()
         return self._sftp_client
 
     def _remote_sha256(self, path: str) -> str:
@@ -577,7 +569,17 @@ class SSHConnection(_SudoMixin):
         if not local.is_file():
             raise TransferError(f"{self.host.name}: put {local}: no such local file")
         digest, size = sha256_file(local)
-        temp = _temp_name(remote)
+
+        def once(temp: str) -> None:
+            self._put_once(local, remote, temp, digest, mode)
+
+        def forget(temp: str) -> None:  # the dropped attempt could not remove its own file
+            self.run(["rm", "-f", "--", temp], timeout=30)
+
+        self._transfer(f"put {local} -> {remote}", remote, once, forget)
+        return TransferResult(str(local), remote, digest, size)
+
+    def _put_once(self, local: Path, remote: str, temp: str, digest: str, mode: int | None) -> None:
         sftp = self._sftp()
         try:
             sftp.put(str(local), temp, confirm=True)
@@ -587,7 +589,7 @@ class SSHConnection(_SudoMixin):
                 self.before_verify("put", temp)
             remote_digest = self._remote_sha256(temp)
             if remote_digest != digest:
-                raise TransferError(
+                raise ChecksumMismatch(
                     f"{self.host.name}: put {local} -> {remote}: sha256 mismatch "
                     f"(local {digest[:12]}…, remote {remote_digest[:12]}…)"
                 )
@@ -596,26 +598,33 @@ class SSHConnection(_SudoMixin):
             except OSError:  # server without the posix-rename extension
                 self.run(["mv", "-f", "--", temp, remote], check=True)
         except BaseException as error:
-            with contextlib.suppress(OSError, paramiko.SSHException):
+            with contextlib.suppress(OSError, EOFError, paramiko.SSHException):
                 sftp.remove(temp)
             if isinstance(error, OSError):
                 raise TransferError(f"{self.host.name}: put {local} -> {remote}: {error}") from None
             raise
-        return TransferResult(str(local), remote, digest, size)
 
     def get(self, remote: str, local: Path | str) -> TransferResult:
         """Hash on the host, download to a temporary sibling, verify, then rename."""
         local = Path(local)
-        remote_digest = self._remote_sha256(remote)
         local.parent.mkdir(parents=True, exist_ok=True)
-        temp = Path(_temp_name(str(local)))
+        done: list[TransferResult] = []
+
+        def once(temp: str) -> None:
+            done.append(self._get_once(remote, local, Path(temp)))
+
+        self._transfer(f"get {remote} -> {local}", str(local), once)
+        return done[-1]
+
+    def _get_once(self, remote: str, local: Path, temp: Path) -> TransferResult:
+        remote_digest = self._remote_sha256(remote)
         try:
             self._sftp().get(remote, str(temp))
             if self.before_verify is not None:
                 self.before_verify("get", str(temp))
             digest, size = sha256_file(temp)
             if digest != remote_digest:
-                raise TransferError(
+                raise ChecksumMismatch(
                     f"{self.host.name}: get {remote} -> {local}: sha256 mismatch "
                     f"(remote {remote_digest[:12]}…, local {digest[:12]}…)"
                 )
@@ -623,15 +632,78 @@ class SSHConnection(_SudoMixin):
         except BaseException as error:
             temp.unlink(missing_ok=True)
             if isinstance(error, OSError):
-                raise TransferError(f"{self.host.name}: get {remote} -> {local}: {error}") from None
+                raise _download_error(error, f"{self.host.name}: get {remote} -> {local}") from None
             raise
         return TransferResult(remote, str(local), digest, size)
 
-    def close(self) -> None:
+    def _transfer(
+        self,
+        what: str,
+        final: str,
+        once: Callable[[str], None],
+        forget: Callable[[str], None] | None = None,
+    ) -> None:
+        """Run `once(temp)` — one whole transfer to a temporary sibling of `final` — and, when
+        the connection dropped under it, reconnect and do it again from the start.
+
+        Only a dead connection is retried: a checksum mismatch means damaged bytes, and an
+        error over a connection that still answers (a full disk) would fail the same way again.
+        """
+        for attempt in range(1, TRANSFER_ATTEMPTS + 1):
+            temp = _temp_name(final)
+            try:
+                once(temp)
+                return
+            except ChecksumMismatch:
+                raise
+            except (TransferError, UnreachableError, EOFError, paramiko.SSHException) as error:
+                if self._answers():
+                    if isinstance(error, NetmatrixError):
+                        raise
+                    raise TransferError(f"{self.host.name}: {what}: {error}") from None
+                if attempt == TRANSFER_ATTEMPTS:
+                    raise UnreachableError(
+                        f"{_where(self.host)}: connection lost during {what} "
+                        f"({TRANSFER_ATTEMPTS} attempts)"
+                    ) from None
+                log.warning(
+                    "%s: connection lost during %s (attempt %d of %d); reconnecting",
+                    self.host.name,
+                    what,
+                    attempt,
+                    TRANSFER_ATTEMPTS,
+                )
+            self._reopen()
+            if forget is not None:
+                forget(temp)
+
+    def _answers(self) -> bool:
+        """Whether the connection is still up. Asked by opening a channel, not read from the
+        transport's flag alone: one whose peer just vanished still calls itself active for a
+        moment. (Not through `run`: Fabric would quietly reconnect a closed connection.)"""
+        transport = self._conn.transport
+        if transport is None or not transport.is_active():
+            return False
+        try:
+            transport.open_session(timeout=10).close()
+        except (OSError, EOFError, paramiko.SSHException):
+            return False
+        return True
+
+    def _reopen(self) -> None:
+        """A new SSH connection in place of a dropped one (same host, same checks)."""
+        self._close_sftp()
+        self._conn.close()
+        self._adopt(_connect_ssh(self.host, connect_timeout=10, retries=3, backoff=0.5)._conn)
+
+    def _close_sftp(self) -> None:
         if self._sftp_client is not None:
             with contextlib.suppress(Exception):
                 self._sftp_client.close()
             self._sftp_client = None
+
+    def close(self) -> None:
+        self._close_sftp()
         self._conn.close()
 
     def __enter__(self) -> SSHConnection:
@@ -708,7 +780,7 @@ class LocalConnection(_SudoMixin):
                 self.before_verify(direction, str(temp))
             copied, _ = sha256_file(temp)
             if copied != digest:
-                raise TransferError(
+                raise ChecksumMismatch(
                     f"{self.host.name}: {direction} {source} -> {final}: sha256 mismatch "
                     f"(source {digest[:12]}…, copy {copied[:12]}…)"
                 )
@@ -716,9 +788,10 @@ class LocalConnection(_SudoMixin):
         except BaseException as error:
             temp.unlink(missing_ok=True)
             if isinstance(error, OSError):
-                raise TransferError(
-                    f"{self.host.name}: {direction} {source} -> {final}: {error}"
-                ) from None
+                what = f"{self.host.name}: {direction} {source} -> {final}"
+                if direction == "get":
+                    raise _download_error(error, what) from None
+                raise TransferError(f"{what}: {error}") from None
             raise
         return digest
 

@@ -78,6 +78,11 @@ class LabPaths:
     cache: Path  # node image build cache (rootfs tarballs)
 
     @property
+    def known_hosts(self) -> Path:
+        """The machines' SSH host keys, recorded by `lab.up`, beside the inventory using them."""
+        return self.inventory.with_name(f"{self.inventory.stem}.known_hosts")
+
+    @property
     def config_file(self) -> Path:
         return self.root / "inventories" / "lab.vagrant.yml"
 

@@ -1,16 +1,28 @@
 """Bringing lab machines up and down, and setting their lab NIC promiscuous.
 
 `lab_up` does the slow, fallible work first (daemon, image, `vagrant up`, `ssh-config`,
-promiscuous mode, the lab NIC's name) and writes `inventories/lab.yml` once, at the end, so a
-failure leaves the inventory as it was.
+promiscuous mode, the machines' host keys, the lab NIC's name) and writes `inventories/lab.yml`
+once, at the end, so a failure leaves the inventory as it was.
+
+Host keys are recorded before anything connects to a machine, in the known_hosts file beside
+the inventory (`LabPaths.known_hosts`), and every connection verifies them
+(`orchestrator.hostkeys`). A Docker node's keys are read out of band, from its key files
+through the Docker daemon, at every `lab.up`; a VirtualBox VM's are the keys it presents right
+after `vagrant up` created it (trust at creation: nothing but SSH reaches into a VM).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+
+import docker
+from docker.errors import DockerException
+from paramiko import SSHException
+from paramiko.hostkeys import HostKeyEntry, InvalidHostKey
 
 from orchestrator import connection
 from orchestrator.connection import Connection
@@ -19,8 +31,9 @@ from orchestrator.host import Host
 from orchestrator.lab import labfile, privileges, vbox
 from orchestrator.lab.config import LabConfig, LabPaths, Machine, lab_paths, load_config
 from orchestrator.lab.dockerd import docker_client, ensure_dockerd
+from orchestrator.lab.labfile import HostKey
 from orchestrator.lab.node_image import ensure_node_image
-from orchestrator.lab.tools import Say, require
+from orchestrator.lab.tools import Say, one_line, require, run_tool
 from orchestrator.lab.vagrant import INSTALL_HINT as VAGRANT_HINT
 from orchestrator.lab.vagrant import SshConfig, Vagrant
 
@@ -30,6 +43,9 @@ LAB_GROUP = "lab"
 # they share hardware: the matrix never measures two of them at the same time.
 HARDWARE_GROUP = "hw_controller"
 LAB_NIC_NUMBER = 2  # VirtualBox: NIC 1 is Vagrant's NAT, NIC 2 the lab network
+NODE_HOST_KEYS = "/etc/ssh/ssh_host_*_key.pub"  # made by the node's entrypoint at first start
+KEYSCAN_HINT = "it records a VirtualBox machine's host keys (apt-get install openssh-client)"
+KEYSCAN_TIMEOUT = 30  # seconds; sshd answers as soon as `vagrant up` returns
 
 Connect = Callable[[Host], Connection]
 
@@ -55,6 +71,13 @@ class Lab:
                 return provider
         return None
 
+    def machine_id(self, host: str, provider: str) -> str | None:
+        """The container or VM behind `host` (Vagrant's machine state), None when not created."""
+        try:
+            return self.paths.machine_id_file(host, provider).read_text().strip()
+        except FileNotFoundError:
+            return None
+
 
 def open_lab(environ: Mapping[str, str] = os.environ, say: Say = print) -> Lab:
     """The lab described by the environment and `inventories/lab.vagrant.yml`."""
@@ -79,21 +102,29 @@ def choose_provider(
 
 
 def lab_up(lab: Lab, hosts: Sequence[str], provider: str | None = None) -> list[Host]:
-    """Bring `hosts` up with `provider` and merge them into the lab inventory."""
+    """Bring `hosts` up with `provider`, record their host keys (see the module docstring)
+    and merge them into the lab inventory."""
     machines = lab.config.select(hosts)
     provider = choose_provider(provider)
     require("vagrant", VAGRANT_HINT)
     names = [machine.name for machine in machines]
     if provider == "virtualbox":
         require("VBoxManage", vbox.INSTALL_HINT)
+        require("ssh-keyscan", KEYSCAN_HINT)
     else:
-        prepare_docker_provider(lab)
+        client = prepare_docker_provider(lab)
+    existed = {name: lab.machine_id(name, provider) for name in names}
     lab.say(f"vagrant up --provider={provider} {' '.join(names)}")
     lab.vagrant.up(names, provider)
     ssh = lab.vagrant.ssh_config(names)
     if provider == "virtualbox":
         for name in names:
             set_vbox_promisc(lab, name, "allow-all", LAB_NIC_NUMBER)
+        keys = vm_host_keys(lab, names, ssh, existed)
+    else:
+        keys = [key for name in names for key in node_host_keys(lab, client, name, ssh[name])]
+    labfile.record_host_keys(lab.paths.known_hosts, keys)
+    lab.say(f"recorded the host keys of {', '.join(names)} in {lab.paths.known_hosts}")
     entries = [lab_host(lab, machine, ssh[machine.name], provider) for machine in machines]
     existing = labfile.read_lab_inventory(lab.paths.inventory)
     labfile.write_lab_inventory(lab.paths.inventory, labfile.merged(existing, entries))
@@ -101,7 +132,7 @@ def lab_up(lab: Lab, hosts: Sequence[str], provider: str | None = None) -> list[
     return entries
 
 
-def prepare_docker_provider(lab: Lab) -> None:
+def prepare_docker_provider(lab: Lab) -> docker.DockerClient:
     """Daemon, privileges for the Vagrantfile, node image: what `vagrant up` will need."""
     require("docker", "Vagrant's docker provider runs the docker CLI (apt-get install docker.io)")
     client = ensure_dockerd(lab.say)
@@ -109,6 +140,98 @@ def prepare_docker_provider(lab: Lab) -> None:
     granted.write_for_vagrant(lab.paths.docker_settings)
     lab.say(f"lab nodes run with {granted.describe()}")
     ensure_node_image(client, lab.config.image, lab.paths.cache, lab.say)
+    return client
+
+
+def node_host_keys(
+    lab: Lab, client: docker.DockerClient, name: str, ssh: SshConfig
+) -> list[HostKey]:
+    """A Docker node's host keys, read from its public key files through the Docker daemon:
+    out of band, so no SSH server is trusted to say which key is its own."""
+    try:
+        container = client.containers.get(lab.machine_id(name, "docker") or "")
+        done = container.exec_run(["sh", "-c", f"cat {NODE_HOST_KEYS}"], demux=True)
+    except DockerException as error:
+        raise NetmatrixError(
+            f"{name}: cannot read its host keys through Docker ({one_line(str(error))}); "
+            f"rerun `invoke lab.up --hosts {name}`"
+        ) from None
+    stdout, stderr = (part.decode(errors="replace") if part else "" for part in done.output)
+    if done.exit_code != 0:
+        raise NetmatrixError(
+            f"{name}: cannot read {NODE_HOST_KEYS} in its container: {one_line(stderr)}"
+        )
+    return host_keys(name, ssh, stdout.splitlines(), NODE_HOST_KEYS)
+
+
+def vm_host_keys(
+    lab: Lab,
+    names: Sequence[str],
+    ssh: Mapping[str, SshConfig],
+    existed: Mapping[str, str | None],
+) -> list[HostKey]:
+    """Trust at creation. A VM that was there before this `vagrant up` (same VirtualBox id)
+    keeps the keys recorded when it was created, under the port it answers at now (Vagrant
+    may forward another one after a reboot). A VM `vagrant up` just created, or one whose keys
+    never got recorded (a lab.up that failed after `vagrant up`), is asked for its keys."""
+    recorded: dict[str, list[HostKey]] = {}
+    for key in labfile.read_host_keys(lab.paths.known_hosts):
+        recorded.setdefault(key.machine, []).append(key)
+    keys = []
+    for name in names:
+        kept = recorded.get(name)
+        if kept and lab.machine_id(name, "virtualbox") == existed[name]:
+            known_as = labfile.known_hosts_name(ssh[name].hostname, ssh[name].port)
+            keys += [dataclasses.replace(key, known_as=known_as) for key in kept]
+        else:
+            keys += scanned_host_keys(name, ssh[name])
+    return keys
+
+
+def scanned_host_keys(name: str, ssh: SshConfig) -> list[HostKey]:
+    """The host keys a VirtualBox VM presents when asked right after `vagrant up` created it
+    (`ssh-keyscan` asks for every key type). Trust at creation, as `ssh` trusts a first
+    connection when a person confirms it: the VM was created a moment ago on this machine,
+    and its SSH port is forwarded to a loopback address."""
+    keyscan = require("ssh-keyscan", KEYSCAN_HINT)
+    command = [keyscan, "-T", str(KEYSCAN_TIMEOUT), "-p", str(ssh.port), ssh.hostname]
+    result = run_tool(command)
+    # ssh-keyscan prints `<host> <type> <base64>`; its own notes go to stderr as comments.
+    lines = [
+        line.split(None, 1)[-1]
+        for line in result.stdout.splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    if not lines:
+        raise NetmatrixError(
+            f"{name}: ssh-keyscan got no host key from {ssh.hostname}:{ssh.port} "
+            f"({one_line(result.stderr or 'no output')}); rerun `invoke lab.up --hosts {name}`"
+        )
+    return host_keys(name, ssh, lines, "ssh-keyscan")
+
+
+def host_keys(name: str, ssh: SshConfig, lines: Iterable[str], source: str) -> list[HostKey]:
+    """`<type> <base64> [comment]` lines as `name`'s keys, under the name OpenSSH gives the
+    address and port the machine answers at; each one must be a public key paramiko reads."""
+    known_as = labfile.known_hosts_name(ssh.hostname, ssh.port)
+    keys = set()
+    for line in lines:
+        fields = line.split()
+        if not fields:
+            continue
+        if len(fields) < 2 or not is_public_key(fields[0], fields[1]):
+            raise NetmatrixError(f"{name}: {source} holds no SSH public key: {one_line(line, 60)}")
+        keys.add(HostKey(name, known_as, f"{fields[0]} {fields[1]}"))
+    if not keys:
+        raise NetmatrixError(f"{name}: {source} holds no SSH public key")
+    return sorted(keys, key=lambda key: key.key)
+
+
+def is_public_key(key_type: str, data: str) -> bool:
+    try:
+        return HostKeyEntry.from_line(f"- {key_type} {data}") is not None
+    except (InvalidHostKey, SSHException):
+        return False
 
 
 def lab_host(lab: Lab, machine: Machine, ssh: SshConfig, provider: str) -> Host:
@@ -120,8 +243,8 @@ def lab_host(lab: Lab, machine: Machine, ssh: SshConfig, provider: str) -> Host:
         "ansible_ssh_private_key_file": ssh.identity_file,
         # Experiments build links, run perf system-wide and drive Docker: all as root.
         "ansible_become": True,
-        # Nodes get new host keys whenever they are recreated, often at a reused address.
-        "host_key_checking": False,
+        # Checked against the keys recorded before this first connection (lab_up).
+        "netmatrix_known_hosts": str(lab.paths.known_hosts),
         "provider": provider,
         "lab_address": machine.address,
         "hardware": HARDWARE_GROUP,
@@ -155,6 +278,7 @@ def lab_down(lab: Lab, hosts: Sequence[str]) -> None:
     lab.vagrant.destroy(names)
     existing = labfile.read_lab_inventory(lab.paths.inventory)
     labfile.write_lab_inventory(lab.paths.inventory, labfile.without(existing, names))
+    labfile.forget_host_keys(lab.paths.known_hosts, names)
     remove_unused_lab_network(lab)
 
 

@@ -218,28 +218,91 @@ def test_wrong_key_is_an_authentication_failure_not_retried(
     assert time.monotonic() - started < 1, "no backoff: authentication is not retried"
 
 
+# --------------------------------------------------------------------------- host keys
+
+
+@pytest.fixture
+def empty_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A HOME whose ~/.ssh/known_hosts knows no key: only what a test writes counts."""
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    return home
+
+
+def fingerprint(public_key: Path) -> str:
+    """`<type> <fingerprint>` of a public key file, as OpenSSH's ssh-keygen prints them."""
+    listed = subprocess.run(
+        ["ssh-keygen", "-l", "-f", str(public_key)], capture_output=True, text=True, check=True
+    ).stdout.split()  # "256 SHA256:… comment (ED25519)"
+    kind = {"(ED25519)": "ssh-ed25519"}[listed[-1]]
+    return f"{kind} {listed[1]}"
+
+
+def test_recorded_host_key_is_accepted(
+    empty_home: Path, sshd_lab: SshdLab, sshd_hosts: tuple[Host, ...]
+) -> None:
+    server = sshd_lab.servers[0]
+    assert f"[{server.address}]:{server.port} {server.host_key_line}" in (
+        sshd_lab.known_hosts.read_text().splitlines()
+    )
+    with connect(sshd_hosts[0]) as conn:  # type: ignore[attr-defined]
+        assert conn.run(["true"]).ok
+
+
+def test_unknown_host_key_is_refused_with_the_fix_and_the_fix_works(
+    empty_home: Path, sshd_lab: SshdLab, sshd_hosts: tuple[Host, ...], tmp_path: Path
+) -> None:
+    server = sshd_lab.servers[1]
+    nothing_known = tmp_path / "nothing.known_hosts"
+    host = Host("sshd2", {**sshd_hosts[1].vars, "netmatrix_known_hosts": str(nothing_known)})
+    with pytest.raises(UnreachableError) as caught:
+        connect(host, retries=2)
+    fix = f"ssh-keyscan -p {server.port} {server.address} >> ~/.ssh/known_hosts"
+    assert str(caught.value) == (
+        f"sshd2 ({server.address}:{server.port}): unknown host key "
+        f"({fingerprint(server.host_public_key)}): if it is the host's, record it with "
+        f"`{fix}`, or set host_key_checking: false in the inventory"
+    )
+    assert not nothing_known.exists(), "refusing records nothing"
+    subprocess.run(["sh", "-c", fix], check=True, capture_output=True)  # as the user would
+    with connect(host) as conn:  # type: ignore[attr-defined]
+        assert conn.run(["true"]).ok
+
+
 def test_changed_host_key_is_refused(
-    sshd_lab: SshdLab, sshd_hosts: tuple[Host, ...], tmp_path: Path
+    empty_home: Path, sshd_lab: SshdLab, sshd_hosts: tuple[Host, ...], tmp_path: Path
 ) -> None:
     server = sshd_lab.servers[0]
     impostor = keygen(tmp_path / "impostor", "impostor")
     known = tmp_path / "known_hosts"
     known.write_text(f"[{server.address}]:{server.port} {impostor}\n")
     host = Host("sshd1", {**sshd_hosts[0].vars, "netmatrix_known_hosts": str(known)})
-    with pytest.raises(UnreachableError, match="host key differs from the known one"):
-        connect(host)
+    started = time.monotonic()
+    with pytest.raises(UnreachableError) as caught:
+        connect(host, retries=3, backoff=1)
+    assert str(caught.value) == (
+        f"sshd1 ({server.address}:{server.port}): host key differs from the known one "
+        f"({fingerprint(server.host_public_key)}); someone may be intercepting, or the host "
+        "was reinstalled: if so, remove its old key from the known_hosts file"
+    )
+    assert time.monotonic() - started < 1, "no backoff: a host-key refusal is not retried"
 
 
-def test_unknown_host_key_is_recorded(
-    sshd_lab: SshdLab, sshd_hosts: tuple[Host, ...], tmp_path: Path
+def test_checking_off_connects_to_a_host_whose_key_nobody_knows(
+    empty_home: Path, sshd_hosts: tuple[Host, ...], tmp_path: Path
 ) -> None:
-    known = tmp_path / "fresh" / "known_hosts"
-    host = Host("sshd2", {**sshd_hosts[1].vars, "netmatrix_known_hosts": str(known)})
-    connect(host).close()
-    server = sshd_lab.servers[1]
-    assert known.read_text() == f"[{server.address}]:{server.port} {server.host_key_line}\n"
-    connect(host).close()  # verified against the recorded key this time
-    assert len(known.read_text().splitlines()) == 1
+    host = Host(
+        "sshd1",
+        {
+            **sshd_hosts[0].vars,
+            "netmatrix_known_hosts": str(tmp_path / "nothing.known_hosts"),
+            "host_key_checking": False,
+        },
+    )
+    with connect(host) as conn:  # type: ignore[attr-defined]
+        assert conn.run(["true"]).ok
+    assert not (empty_home / ".ssh" / "known_hosts").exists()
 
 
 # --------------------------------------------------------------------------- sudo as non-root

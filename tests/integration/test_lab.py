@@ -1,27 +1,34 @@
 """The lab for real: Vagrantfile validation, the node image, and a two-node Docker-provider lab
-brought up, inspected, set promiscuous and destroyed."""
+brought up, inspected (host keys too), set promiscuous and destroyed."""
 
 from __future__ import annotations
 
 import dataclasses
 import io
 import os
+import re
 import subprocess
+import tarfile
+import time
 import uuid
 from collections.abc import Iterator
+from fnmatch import fnmatch
 from pathlib import Path
 
 import docker
 import pytest
 from rich.console import Console
 
-from orchestrator.lab import node_image
+from orchestrator.connection import UnreachableError, connect
+from orchestrator.host import Host
+from orchestrator.lab import lifecycle, node_image
 from orchestrator.lab.config import REPO_ROOT, lab_paths, load_config
 from orchestrator.lab.dockerd import ensure_dockerd
 from orchestrator.lab.labfile import read_lab_inventory
 from orchestrator.lab.lifecycle import lab_down, lab_promisc, lab_up
 from orchestrator.lab.privileges import detect
 from orchestrator.lab.status import lab_status, status_table
+from orchestrator.lab.vagrant import SshConfig
 from tests.integration.lab_fixture import (
     HOSTS,
     NETWORK,
@@ -120,7 +127,125 @@ def test_lab_up_writes_both_hosts(docker_lab: DockerLab):
         assert variables["hardware"] == "hw_controller"
         assert set(hosts[name].groups) == {"lab", "hw_controller"}
         assert Path(variables["ansible_ssh_private_key_file"]).is_file()
+        assert variables["netmatrix_known_hosts"] == str(docker_lab.lab.paths.known_hosts)
+        assert "host_key_checking" not in variables  # checked, as every host is by default
     assert (docker_lab.inventory.stat().st_mode & 0o777) == 0o600
+
+
+def node_key_files(docker_lab: DockerLab, name: str) -> list[str]:
+    """`<type> <base64>` of each /etc/ssh/ssh_host_*_key.pub in the node, sorted: the files
+    themselves, copied out of the container (not the way lab.up reads them)."""
+    container_id = docker_lab.lab.machine_id(name, "docker")
+    stream, _ = docker.from_env().containers.get(container_id).get_archive("/etc/ssh")
+    keys = []
+    with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as archive:
+        for member in archive.getmembers():
+            if fnmatch(member.name, "ssh/ssh_host_*_key.pub"):
+                kind, data, *_ = archive.extractfile(member).read().decode().split()
+                keys.append(f"{kind} {data}")
+    return sorted(keys)
+
+
+def recorded_keys(docker_lab: DockerLab, name: str) -> list[str]:
+    """`<known as> <type> <base64>` of `name`'s lines in the lab's known_hosts file."""
+    lines = docker_lab.lab.paths.known_hosts.read_text().splitlines()
+    return [line.rsplit(" ", 1)[0] for line in lines if line.endswith(f" {name}")]
+
+
+def known_as(host: Host) -> str:
+    return f"[{host.address}]:{host.port}"
+
+
+def fingerprints(keys: list[str], tmp_path: Path) -> set[tuple[str, str]]:
+    """(type, fingerprint) of each `<type> <base64>` key, as OpenSSH's ssh-keygen prints it."""
+    found = set()
+    for number, key in enumerate(keys):
+        path = tmp_path / f"key{number}.pub"
+        path.write_text(key + "\n")
+        listed = subprocess.run(
+            ["ssh-keygen", "-l", "-f", str(path)], capture_output=True, text=True, check=True
+        )
+        found.add((key.split()[0], listed.stdout.split()[1]))
+    return found
+
+
+@pytest.mark.parametrize("name", HOSTS)
+def test_lab_up_records_each_nodes_own_host_keys(docker_lab: DockerLab, name: str):
+    keys = node_key_files(docker_lab, name)
+    assert {key.split()[0] for key in keys} == {"ssh-ed25519", "ecdsa-sha2-nistp256", "ssh-rsa"}
+    where = known_as(docker_lab.hosts[name])
+    assert recorded_keys(docker_lab, name) == [f"{where} {key}" for key in keys]
+
+
+def regenerate_host_keys(docker_lab: DockerLab, name: str) -> list[str]:
+    """New host keys in node `name`, served by its sshd (HUP makes it re-read them)."""
+    container = docker.from_env().containers.get(docker_lab.lab.machine_id(name, "docker"))
+    done = container.exec_run(
+        ["sh", "-c", "rm -f /etc/ssh/ssh_host_* && ssh-keygen -A && kill -HUP 1"]
+    )
+    assert done.exit_code == 0, done.output
+    keys = node_key_files(docker_lab, name)
+    host = docker_lab.hosts[name]
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:  # until the restarted sshd shows the new ed25519 key
+        scan = subprocess.run(
+            ["ssh-keyscan", "-t", "ed25519", "-p", str(host.port), host.address],
+            capture_output=True,
+            text=True,
+        )
+        if any(line.split(None, 1)[-1] in keys for line in scan.stdout.splitlines()):
+            return keys
+        time.sleep(0.5)
+    raise AssertionError(f"{name}: sshd did not serve its new host keys within 30s")
+
+
+def test_a_node_whose_host_key_changed_is_refused_until_lab_up_records_the_new_one(
+    docker_lab: DockerLab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    host = docker_lab.hosts["lab2"]
+    where = f"lab2 ({host.address}:{host.port})"
+    old = recorded_keys(docker_lab, "lab2")
+    new = regenerate_host_keys(docker_lab, "lab2")
+    with monkeypatch.context() as scoped:
+        scoped.setenv("HOME", str(tmp_path))  # no ~/.ssh/known_hosts: the lab's file decides
+        with pytest.raises(UnreachableError) as changed:
+            connect(host)
+        unlisted = Host("lab2", {**host.vars, "netmatrix_known_hosts": str(tmp_path / "none")})
+        with pytest.raises(UnreachableError) as unknown:
+            connect(unlisted)
+    refused = re.fullmatch(
+        rf"{re.escape(where)}: host key differs from the known one \((\S+) (SHA256:\S+)\); "
+        "someone may be intercepting, or the host was reinstalled: if so, remove its old key "
+        "from the known_hosts file",
+        str(changed.value),
+    )
+    assert refused, changed.value
+    assert (refused[1], refused[2]) in fingerprints(new, tmp_path), "names the key it was shown"
+    fix = f"ssh-keyscan -p {host.port} {host.address} >> ~/.ssh/known_hosts"
+    refused = re.fullmatch(
+        rf"{re.escape(where)}: unknown host key \((\S+) (SHA256:\S+)\): if it is the host's, "
+        rf"record it with `{re.escape(fix)}`, or set host_key_checking: false in the inventory",
+        str(unknown.value),
+    )
+    assert refused, unknown.value
+    assert (refused[1], refused[2]) in fingerprints(new, tmp_path)
+    assert recorded_keys(docker_lab, "lab2") == old, "refusing records nothing"
+
+    lab_up(docker_lab.lab, ["lab2"], "docker")  # reads the node's keys again, out of band
+    assert recorded_keys(docker_lab, "lab2") == [f"{known_as(host)} {key}" for key in new]
+    with connect(host) as conn:  # type: ignore[attr-defined]
+        assert conn.run(["hostname"], check=True).stdout.strip() == "lab2"
+
+
+def test_ssh_keyscan_records_what_a_node_presents(docker_lab: DockerLab):
+    """The VirtualBox way (trust at creation) against a real sshd: what ssh-keyscan sees is
+    what the key files hold."""
+    host = docker_lab.hosts["lab1"]
+    ssh = SshConfig("lab1", host.address, host.port, host.user, str(host.key_file))
+    scanned = lifecycle.scanned_host_keys("lab1", ssh)
+    assert [key.line for key in scanned] == [
+        f"{known_as(host)} {key} lab1" for key in node_key_files(docker_lab, "lab1")
+    ]
 
 
 @pytest.mark.parametrize("name", HOSTS)
@@ -130,8 +255,10 @@ def test_lab_hosts_are_reachable_over_ssh(docker_lab: DockerLab, name: str):
         [
             "ssh",
             *("-i", str(host.key_file), "-p", str(host.port)),
-            *("-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no"),
-            *("-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"),
+            # OpenSSH itself verifies the node against the keys lab.up recorded.
+            *("-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes"),
+            *("-o", f"UserKnownHostsFile={docker_lab.lab.paths.known_hosts}"),
+            *("-o", "GlobalKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"),
             f"{host.user}@{host.address}",
             "hostname",
         ],
@@ -215,4 +342,5 @@ def test_lab_down_leaves_no_container_network_or_entry(docker_lab: DockerLab):
     assert not any(container_id in remaining for container_id in ids)
     assert client.networks.list(names=[lab.config.docker_network]) == []
     assert not lab.paths.inventory.exists()
+    assert not lab.paths.known_hosts.exists()
     assert all(lab.provider_of(name) is None for name in HOSTS)

@@ -1,9 +1,10 @@
-"""connect(): choosing the connection, retries with backoff, what is not retried, host keys."""
+"""connect(): choosing the connection, retries with backoff, what is not retried.
+
+How host keys are checked: tests/unit/test_hostkeys.py."""
 
 from __future__ import annotations
 
 import errno
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,6 @@ import paramiko
 import pytest
 from paramiko.ssh_exception import NoValidConnectionsError
 
-from orchestrator import connection as connection_module
 from orchestrator.connection import (
     LocalConnection,
     MissingKeyFile,
@@ -20,9 +20,9 @@ from orchestrator.connection import (
     _connect_ssh,
     _fabric_connection,
     connect,
-    host_key_policy,
 )
 from orchestrator.host import Host
+from orchestrator.hostkeys import UnknownHostKey
 
 HOST = Host("lab1", {"ansible_host": "10.0.0.1", "ansible_port": 2201, "ansible_user": "root"})
 
@@ -123,6 +123,13 @@ def test_changed_host_key_is_not_retried() -> None:
     assert opener.attempts == 1
 
 
+def test_unknown_host_key_is_not_retried() -> None:
+    opener = FakeOpen(UnknownHostKey("10.0.0.1", 2201, paramiko.ECDSAKey.generate()))
+    with pytest.raises(UnreachableError, match=r"^lab1 \(10.0.0.1:2201\): unknown host key"):
+        attempt(opener)
+    assert (opener.attempts, opener.closed) == (1, 1)
+
+
 def test_banner_errors_are_retried() -> None:
     opener = FakeOpen(paramiko.SSHException("Error reading SSH protocol banner"), None)
     _, sleeps = attempt(opener)
@@ -168,42 +175,3 @@ def test_fabric_connection_comes_from_the_inventory_only(tmp_path: Path) -> None
         "allow_agent": False,
     }
     assert not conn.is_connected
-
-
-# --------------------------------------------------------------------------- host keys
-
-
-def client_for(**host_vars: Any) -> paramiko.SSHClient:
-    client = paramiko.SSHClient()
-    host_key_policy(client, Host("lab1", host_vars))
-    return client
-
-
-def test_checking_off_accepts_anything_and_loads_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
-    loaded: list[str] = []
-    monkeypatch.setattr(paramiko.SSHClient, "load_system_host_keys", lambda *a: loaded.append("x"))
-    client = client_for(host_key_checking="false")
-    assert isinstance(client._policy, paramiko.AutoAddPolicy)
-    assert loaded == []
-
-
-def test_known_hosts_file_records_new_keys(tmp_path: Path) -> None:
-    path = tmp_path / "sub" / "known_hosts"
-    client = client_for(netmatrix_known_hosts=str(path))
-    key = paramiko.ECDSAKey.generate()
-    client._policy.missing_host_key(client, "[10.0.0.1]:2201", key)
-    client._policy.missing_host_key(client, "[10.0.0.2]:2201", key)
-    lines = path.read_text().splitlines()
-    assert [line.split()[0] for line in lines] == ["[10.0.0.1]:2201", "[10.0.0.2]:2201"]
-    assert lines[0].split()[2] == key.get_base64()
-    # A new client verifies against what was recorded.
-    again = client_for(netmatrix_known_hosts=str(path))
-    assert again.get_host_keys().lookup("[10.0.0.1]:2201")[key.get_name()] == key
-
-
-def test_default_accepts_unknown_keys_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
-    client = client_for()
-    key = paramiko.ECDSAKey.generate()
-    with caplog.at_level(logging.WARNING, logger=connection_module.__name__):
-        client._policy.missing_host_key(client, "[10.0.0.1]:2201", key)
-    assert "accepting unknown" in caplog.text and "[10.0.0.1]:2201" in caplog.text

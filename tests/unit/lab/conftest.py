@@ -1,4 +1,5 @@
-"""Shared pieces of the lab unit tests: an isolated lab and the stand-in VBoxManage."""
+"""Shared pieces of the lab unit tests: an isolated lab and stand-ins for vagrant,
+VBoxManage and ssh-keyscan."""
 
 from __future__ import annotations
 
@@ -92,16 +93,21 @@ esac
 """
 
 
+def install_standin(directory: Path, tool: str, script: str) -> Path:
+    """`script` as the executable `directory/tool` (a new directory)."""
+    directory.mkdir()
+    path = directory / tool
+    path.write_text(script)
+    path.chmod(0o755)
+    return directory
+
+
 @pytest.fixture
 def vagrant_log(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lab_environ: dict[str, str]
 ) -> Path:
     """Put a stand-in vagrant first on PATH; returns the file its calls are logged to."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    script = bin_dir / "vagrant"
-    script.write_text(STANDIN_VAGRANT)
-    script.chmod(0o755)
+    bin_dir = install_standin(tmp_path / "bin", "vagrant", STANDIN_VAGRANT)
     log = tmp_path / "vagrant.log"
     standin_env(
         monkeypatch,
@@ -116,3 +122,48 @@ def vagrant_log(
 def as_data(hosts: Mapping[str, Host]) -> dict[str, tuple[dict[str, Any], tuple[str, ...]]]:
     """Hosts as comparable data (Host compares by identity): name -> (vars, groups)."""
     return {name: (dict(host.vars), host.groups) for name, host in hosts.items()}
+
+
+STANDIN_KEYSCAN = """#!/bin/sh
+# Stand-in for ssh-keyscan: logs its arguments and prints what the real ssh-keyscan printed
+# for an sshd (host keys made by `ssh-keygen`, rsa, ecdsa and ed25519) listening at the port
+# asked: $SSH_KEYSCAN_STANDIN_DIR/ssh-keyscan-<port>.txt, recorded from sshds on 127.0.0.9.
+echo "$*" >> "$SSH_KEYSCAN_STANDIN_LOG"
+port=22
+while [ $# -gt 1 ]; do
+    case "$1" in -p) port=$2; shift 2 ;; -T) shift 2 ;; *) shift ;; esac
+done
+echo "# $1:$port SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u10" >&2
+cat "$SSH_KEYSCAN_STANDIN_DIR/ssh-keyscan-$port.txt" 2>/dev/null
+exit 0
+"""
+
+
+@pytest.fixture
+def keyscan_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lab_environ: dict[str, str]
+) -> Path:
+    """Put a stand-in ssh-keyscan first on PATH, answering from the recorded scans in
+    FIXTURES; returns the file its calls are logged to."""
+    bin_dir = install_standin(tmp_path / "keyscan-bin", "ssh-keyscan", STANDIN_KEYSCAN)
+    log = tmp_path / "ssh-keyscan.log"
+    standin_env(
+        monkeypatch,
+        lab_environ,
+        bin_dir,
+        SSH_KEYSCAN_STANDIN_LOG=str(log),
+        SSH_KEYSCAN_STANDIN_DIR=str(FIXTURES),
+    )
+    return log
+
+
+def key_lines(path: Path) -> list[str]:
+    """The key lines of a known_hosts file, without its comments."""
+    return [line for line in path.read_text().splitlines() if line and not line.startswith("#")]
+
+
+def recorded_scan(port: int, machine: str, known_as: str) -> list[str]:
+    """The known_hosts lines lab.up makes of the recorded scan at `port`: each key under
+    `known_as`, tagged with the machine's name, sorted."""
+    scanned = fixture_text(f"ssh-keyscan-{port}.txt").splitlines()
+    return sorted(f"{known_as} {line.split()[1]} {line.split()[2]} {machine}" for line in scanned)

@@ -3,21 +3,27 @@ import os
 import stat
 import subprocess
 import sys
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
+import paramiko
 import pytest
 
 from orchestrator.errors import NetmatrixError
 from orchestrator.host import Host
 from orchestrator.lab import labfile
 from orchestrator.lab.labfile import (
+    HostKey,
+    forget_host_keys,
+    known_hosts_name,
     merged,
     read_lab_inventory,
+    record_host_keys,
     without,
     write_lab_inventory,
 )
 
-from .conftest import as_data
+from .conftest import as_data, key_lines
 
 GROUPS = ("lab", "hw_controller")
 
@@ -111,3 +117,100 @@ def test_ansible_reads_the_generated_inventory(tmp_path: Path):
     assert inventory["hw_controller"]["hosts"] == ["lab1", "lab2"]
     assert inventory["_meta"]["hostvars"]["lab2"]["ansible_port"] == 2200
     assert inventory["_meta"]["hostvars"]["lab1"]["lab_nic"] == "eth1"
+
+
+# --------------------------------------------------------------------------- known_hosts
+
+ED25519 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPMYOmxbRene1Fz4cugKzn7vgSCpKFoHE/PP2ZotOnxO"
+ECDSA = (
+    "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBALF7SA0UD6p0LsMPG+9"
+    "vnQS3Pb5Ag20XOLjBnhRfkvwyATYd3YegqQL1EIoUgx9qV/RU9iOdhLbn31dZoiPNiU="
+)
+
+
+def keys_of(machine: str, port: int, *keys: str) -> list[HostKey]:
+    return [HostKey(machine, known_hosts_name("127.0.0.1", port), key) for key in keys]
+
+
+def test_known_hosts_names_follow_openssh():
+    assert known_hosts_name("127.0.0.1", 2222) == "[127.0.0.1]:2222"
+    assert known_hosts_name("10.0.0.5", 22) == "10.0.0.5"
+
+
+def test_recorded_keys_are_lines_openssh_and_paramiko_find(tmp_path: Path):
+    path = tmp_path / "lab.known_hosts"
+    record_host_keys(path, keys_of("lab1", 2222, ECDSA, ED25519))
+    assert path.read_text() == (
+        labfile.KNOWN_HOSTS_HEADER
+        + f"[127.0.0.1]:2222 {ECDSA} lab1\n[127.0.0.1]:2222 {ED25519} lab1\n"
+    )
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    found = subprocess.run(
+        ["ssh-keygen", "-F", "[127.0.0.1]:2222", "-f", str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert ED25519 in found.stdout and ECDSA in found.stdout
+    known = paramiko.HostKeys(str(path)).lookup("[127.0.0.1]:2222")
+    assert known is not None and known["ssh-ed25519"].get_base64() == ED25519.split()[1]
+    assert labfile.read_host_keys(path) == keys_of("lab1", 2222, ECDSA, ED25519)
+
+
+def test_recording_again_replaces_the_machines_lines_and_keeps_the_others(tmp_path: Path):
+    path = tmp_path / "lab.known_hosts"
+    record_host_keys(path, keys_of("lab1", 2222, ECDSA) + keys_of("lab2", 2200, ECDSA))
+    record_host_keys(path, keys_of("lab1", 2201, ED25519))  # recreated at another port
+    assert key_lines(path) == [
+        f"[127.0.0.1]:2200 {ECDSA} lab2",
+        f"[127.0.0.1]:2201 {ED25519} lab1",
+    ]
+
+
+def test_a_new_machine_at_an_address_replaces_whatever_was_known_there(tmp_path: Path):
+    path = tmp_path / "lab.known_hosts"
+    path.write_text(f"# a hand-written line\n[127.0.0.1]:2222 {ECDSA}\n10.0.0.9 {ECDSA}\n")
+    record_host_keys(path, keys_of("lab3", 2222, ED25519))
+    assert key_lines(path) == [f"10.0.0.9 {ECDSA}", f"[127.0.0.1]:2222 {ED25519} lab3"]
+
+
+def test_forgetting_removes_the_machines_lines_then_the_file(tmp_path: Path):
+    path = tmp_path / "lab.known_hosts"
+    record_host_keys(path, keys_of("lab1", 2222, ECDSA, ED25519) + keys_of("lab2", 2200, ECDSA))
+    forget_host_keys(path, ["lab1", "lab9"])
+    assert key_lines(path) == [f"[127.0.0.1]:2200 {ECDSA} lab2"]
+    forget_host_keys(path, ["lab2"])
+    assert not path.exists()
+    forget_host_keys(path, ["lab2"])  # nothing recorded: nothing to do
+    assert labfile.read_host_keys(path) == []
+
+
+def test_failed_known_hosts_write_leaves_the_old_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    path = tmp_path / "lab.known_hosts"
+    record_host_keys(path, keys_of("lab1", 2222, ECDSA))
+    before = path.read_bytes()
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(labfile.os, "replace", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        record_host_keys(path, keys_of("lab2", 2200, ED25519))
+    assert path.read_bytes() == before
+    assert os.listdir(tmp_path) == ["lab.known_hosts"]
+
+
+def _record_machine(path: Path, number: int) -> None:
+    record_host_keys(path, keys_of(f"lab{number}", 2200 + number, ED25519, ECDSA))
+
+
+@pytest.mark.parametrize("pool", [ThreadPoolExecutor, ProcessPoolExecutor])
+def test_concurrent_records_lose_no_machine(tmp_path: Path, pool):
+    path = tmp_path / "lab.known_hosts"
+    machines = range(1, 25)
+    with pool(max_workers=8) as workers:
+        list(workers.map(_record_machine, [path] * len(machines), machines))
+    assert {key.machine for key in labfile.read_host_keys(path)} == {f"lab{n}" for n in machines}
+    assert len(key_lines(path)) == 2 * len(machines)

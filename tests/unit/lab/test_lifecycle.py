@@ -8,9 +8,16 @@ from orchestrator.host import Host
 from orchestrator.lab import lifecycle
 from orchestrator.lab.labfile import read_lab_inventory, write_lab_inventory
 from orchestrator.lab.lifecycle import Lab, choose_provider, lab_down, lab_promisc, lab_up
+from orchestrator.lab.vagrant import SshConfig
 from tests.fakes import FakeConnection
 
-from .conftest import as_data, fixture_text, write_machine_id
+from .conftest import (
+    as_data,
+    fixture_text,
+    key_lines,
+    recorded_scan,
+    write_machine_id,
+)
 
 IP_ADDR = fixture_text("ip-addr-show-to-lab-address.txt")  # recorded in a lab node
 IP_LINK = fixture_text("ip-link-eth1.txt")
@@ -46,7 +53,7 @@ def test_parse_hosts_ignores_blanks():
 
 
 def test_lab_up_virtualbox_writes_inventory_and_sets_promisc_with_standin_vboxmanage(
-    lab: Lab, vagrant_log: Path, vboxmanage_log: Path
+    lab: Lab, vagrant_log: Path, vboxmanage_log: Path, keyscan_log: Path
 ):
     write_lab_inventory(lab.paths.inventory, {"bench1": BENCH})
     lab, opened = with_nodes(lab, (r"^ip -o -4 addr show to 192\.168\.60\.1[12]$", (0, IP_ADDR)))
@@ -70,7 +77,7 @@ def test_lab_up_virtualbox_writes_inventory_and_sets_promisc_with_standin_vboxma
         "ansible_user": "vagrant",
         "ansible_ssh_private_key_file": "/tmp/exp/dot/machines/lab2/docker/private_key",
         "ansible_become": True,
-        "host_key_checking": False,
+        "netmatrix_known_hosts": str(lab.paths.known_hosts),
         "provider": "virtualbox",
         "lab_address": "192.168.60.12",
         "hardware": "hw_controller",
@@ -78,6 +85,119 @@ def test_lab_up_virtualbox_writes_inventory_and_sets_promisc_with_standin_vboxma
     }
     assert [c.host.name for c in opened] == ["lab1", "lab2"]
     assert opened[0].host.port == 2222
+    # Trust at creation: the keys each new VM presented right after `vagrant up`.
+    assert keyscan_log.read_text().splitlines() == [
+        "-T 30 -p 2222 127.0.0.1",
+        "-T 30 -p 2200 127.0.0.1",
+    ]
+    assert key_lines(lab.paths.known_hosts) == [
+        *recorded_scan(2222, "lab1", "[127.0.0.1]:2222"),
+        *recorded_scan(2200, "lab2", "[127.0.0.1]:2200"),
+    ]
+
+
+def test_lab_up_again_keeps_the_keys_virtualbox_machines_were_created_with_standin_tools(
+    lab: Lab, vagrant_log: Path, vboxmanage_log: Path, keyscan_log: Path
+):
+    lab, _ = with_nodes(lab, (r"^ip -o -4 addr", (0, IP_ADDR)))
+    lab_up(lab, ["lab1", "lab2"], "virtualbox")
+    recorded = lab.paths.known_hosts.read_text()
+    keyscan_log.unlink()
+    lab_up(lab, ["lab1", "lab2"], "virtualbox")  # both VMs were there: vagrant up only boots
+    assert not keyscan_log.exists(), "machines that were not created are not asked again"
+    assert lab.paths.known_hosts.read_text() == recorded
+
+
+def test_a_recreated_virtualbox_machine_replaces_its_keys_and_stale_ones_at_its_port(
+    lab: Lab, vagrant_log: Path, vboxmanage_log: Path, keyscan_log: Path
+):
+    write_machine_id(lab, "lab1", "virtualbox", "vm-destroyed-outside-netmatrix")
+    lab2_keys = recorded_scan(2200, "lab2", "[127.0.0.1]:2200")
+    stale = [
+        "[127.0.0.1]:2299 ssh-ed25519 AAAA-lab1-at-its-old-port lab1",
+        "[127.0.0.1]:2222 ssh-ed25519 AAAA-another-machine-had-this-port lab7",
+    ]
+    lab.paths.known_hosts.write_text("".join(f"{line}\n" for line in stale + lab2_keys))
+    lab, _ = with_nodes(lab, (r"^ip -o -4 addr", (0, IP_ADDR)))
+    lab_up(lab, ["lab1"], "virtualbox")
+    assert key_lines(lab.paths.known_hosts) == [
+        *lab2_keys,
+        *recorded_scan(2222, "lab1", "[127.0.0.1]:2222"),
+    ]
+
+
+def test_a_virtualbox_machine_forwarded_to_another_port_keeps_its_keys_with_standin_tools(
+    lab: Lab, vagrant_log: Path, vboxmanage_log: Path, keyscan_log: Path
+):
+    write_machine_id(lab, "lab1", "virtualbox", "id-of-lab1")  # there since its creation
+    at_old_port = recorded_scan(2222, "lab1", "[127.0.0.1]:2299")
+    lab.paths.known_hosts.write_text("".join(f"{line}\n" for line in at_old_port))
+    lab, _ = with_nodes(lab, (r"^ip -o -4 addr", (0, IP_ADDR)))
+    lab_up(lab, ["lab1"], "virtualbox")  # Vagrant now forwards 2222 (ssh-config)
+    assert not keyscan_log.exists(), "the keys it was created with, not whatever answers now"
+    assert key_lines(lab.paths.known_hosts) == recorded_scan(2222, "lab1", "[127.0.0.1]:2222")
+
+
+def test_lab_up_asks_a_virtualbox_machine_without_recorded_keys_with_standin_tools(
+    lab: Lab, vagrant_log: Path, vboxmanage_log: Path, keyscan_log: Path
+):
+    # lab1 is there (a lab.up that failed after `vagrant up`, or one older than recording).
+    write_machine_id(lab, "lab1", "virtualbox", "id-of-lab1")
+    lab, _ = with_nodes(lab, (r"^ip -o -4 addr", (0, IP_ADDR)))
+    lab_up(lab, ["lab1"], "virtualbox")
+    assert keyscan_log.read_text().splitlines() == ["-T 30 -p 2222 127.0.0.1"]
+    assert key_lines(lab.paths.known_hosts) == recorded_scan(2222, "lab1", "[127.0.0.1]:2222")
+
+
+def test_a_virtualbox_machine_that_shows_no_key_stops_lab_up_with_standin_tools(
+    lab: Lab,
+    vagrant_log: Path,
+    vboxmanage_log: Path,
+    keyscan_log: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+):
+    monkeypatch.setenv("SSH_KEYSCAN_STANDIN_DIR", str(tmp_path / "no-scans"))
+    lab, opened = with_nodes(lab, (r"^ip -o -4 addr", (0, IP_ADDR)))
+    with pytest.raises(
+        NetmatrixError,
+        match=r"^lab1: ssh-keyscan got no host key from 127\.0\.0\.1:2222 \(# 127\.0\.0\.1:2222 "
+        r"SSH-2\.0-OpenSSH_9\.2p1 Debian-2\+deb12u10\); rerun `invoke lab\.up --hosts lab1`$",
+    ):
+        lab_up(lab, ["lab1"], "virtualbox")
+    assert opened == [], "nothing connects to a machine whose key is not recorded"
+    assert not lab.paths.inventory.exists()
+
+
+def test_node_key_files_become_known_hosts_lines_under_the_forwarded_port():
+    ssh = SshConfig("lab1", "127.0.0.1", 2222, "vagrant", "/k")
+    keys = lifecycle.host_keys(
+        "lab1", ssh, fixture_text("ssh-host-keys-pub-2222.txt").splitlines(), "f"
+    )
+    # The same keys ssh-keyscan saw at that port: key files and scan agree.
+    assert [key.line for key in keys] == recorded_scan(2222, "lab1", "[127.0.0.1]:2222")
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "ssh-ed25519",
+        "ssh-ed25519 not-base64!",
+        "ssh-rsa AAAAC3NzaC1lZDI1NTE5AAAAIPMYOmxbRene1Fz4cugKzn7vgSCpKFoHE/PP2ZotOnxO",
+        "ssh-nosuch AAAA",
+        "error: no such file",
+    ],
+)
+def test_what_is_not_a_public_key_is_refused(line: str):
+    ssh = SshConfig("lab1", "127.0.0.1", 2222, "vagrant", "/k")
+    with pytest.raises(NetmatrixError, match=r"^lab1: /etc/ssh/x holds no SSH public key: "):
+        lifecycle.host_keys("lab1", ssh, [line], "/etc/ssh/x")
+
+
+def test_no_key_file_at_all_is_refused():
+    ssh = SshConfig("lab1", "127.0.0.1", 2222, "vagrant", "/k")
+    with pytest.raises(NetmatrixError, match=r"^lab1: f holds no SSH public key$"):
+        lifecycle.host_keys("lab1", ssh, ["", "  "], "f")
 
 
 def test_lab_up_refused_promisc_leaves_the_inventory_untouched_with_standin_vboxmanage(
@@ -181,11 +301,17 @@ def test_lab_down_destroys_and_drops_only_those_hosts(
 ):
     write_lab_inventory(lab.paths.inventory, {"bench1": BENCH, "lab1": Host("lab1", {})})
     write_machine_id(lab, "lab1", "virtualbox", "vm-1")
+    lab1_keys = recorded_scan(2222, "lab1", "[127.0.0.1]:2222")
+    lab2_keys = recorded_scan(2200, "lab2", "[127.0.0.1]:2200")
+    lab.paths.known_hosts.write_text("".join(f"{line}\n" for line in lab1_keys + lab2_keys))
     monkeypatch.setattr(lifecycle, "docker_client", lambda: None)
     lab_down(lab, ["lab1"])
     assert vagrant_log.read_text().splitlines() == ["destroy --force lab1"]
     assert as_data(read_lab_inventory(lab.paths.inventory)) == as_data({"bench1": BENCH})
     assert lab.provider_of("lab1") is None
+    assert key_lines(lab.paths.known_hosts) == lab2_keys
+    lab_down(lab, ["lab2"])
+    assert not lab.paths.known_hosts.exists()
 
 
 class FakeNetwork:
