@@ -9,9 +9,10 @@ Two parts, on a provisioned lab:
    command; the time is grouped by step (container start, perf, perf script, reducer,
    transfer, teardown, …) so the largest part is visible.
 
-Usage:
+Usage (each --database one demo matrix, run one after another on the same lab):
     .venv/bin/python bench/run_overhead.py --inventory inventories/lab.yml --host lab1 \
-        --spec playbooks/demo.yml --database results/netmatrix.db --campaign demo
+        --spec playbooks/demo.yml --database m1/netmatrix.db --database m2/netmatrix.db \
+        --database m3/netmatrix.db --campaign demo --profile-runs 3
 """
 
 from __future__ import annotations
@@ -116,55 +117,84 @@ def step_of(text: str) -> str:
     return "other"
 
 
-def profile(inventory: Path, host_name: str, spec: Spec, modes: list[str]) -> dict:
-    """One run per mode; seconds per step, and the total, per mode."""
+def profile(inventory: Path, host_name: str, spec: Spec, modes: list[str], runs: int) -> dict:
+    """`runs` runs per mode (modes interleaved); per mode, seconds per step of each run."""
     host = load_inventory(inventory).select(host_name)[0]
     conn = connect(host)
     facts = gather_facts(conn).as_dict()
     install_host_files(conn)
-    results: dict[str, dict[str, float]] = {}
+    results: dict[str, list[dict]] = defaultdict(list)
     with TemporaryDirectory() as artifacts:
-        for mode in modes:
-            timed = TimedConnection(conn)
-            cell = Cell(mode, spec.axes.size[-1], "tcp", host.name, facts["kernel_release"])
-            request = run.RunRequest(
-                spec=spec, cell=cell, repetition=1, tag=uuid.uuid4().hex[:8], facts=facts,
-                artifact_dir=Path(artifacts) / mode, lab_nic=host.vars.get("lab_nic"),
-            )  # fmt: skip
-            started = time.monotonic()
-            outcome = run.execute(timed, request)
-            total = time.monotonic() - started
-            steps: dict[str, float] = defaultdict(float)
-            for seconds, text in timed.log:
-                steps[step_of(text)] += seconds
-            steps["(not in a remote command)"] = total - sum(s for s, _ in timed.log)
-            results[mode] = {"status": outcome.status, "total": total, **steps}
+        for repetition in range(1, runs + 1):
+            for mode in modes:
+                timed = TimedConnection(conn)
+                cell = Cell(mode, spec.axes.size[-1], "tcp", host.name, facts["kernel_release"])
+                request = run.RunRequest(
+                    spec=spec, cell=cell, repetition=repetition, tag=uuid.uuid4().hex[:8],
+                    facts=facts, artifact_dir=Path(artifacts) / mode / str(repetition),
+                    lab_nic=host.vars.get("lab_nic"),
+                )  # fmt: skip
+                started = time.monotonic()
+                outcome = run.execute(timed, request)
+                total = time.monotonic() - started
+                steps: dict[str, float] = defaultdict(float)
+                for seconds, text in timed.log:
+                    steps[step_of(text)] += seconds
+                steps["(not in a remote command)"] = total - sum(s for s, _ in timed.log)
+                results[mode].append({"status": outcome.status, "total": total, **steps})
     conn.close()
     return results
 
 
-def render(overheads: list[float], profiles: dict, spec: Spec) -> str:
+def spread(values: list[float]) -> str:
+    """min / median / max."""
+    return f"{min(values):.2f} / {statistics.median(values):.2f} / {max(values):.2f}"
+
+
+def p90(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(0.9 * (len(ordered) - 1)))]
+
+
+def render(matrices: list[list[float]], profiles: dict, spec: Spec) -> str:
     lines = []
-    if overheads:
-        ordered = sorted(overheads)
-        p90 = ordered[min(len(ordered) - 1, round(0.9 * (len(ordered) - 1)))]
+    if matrices:
         lines += [
             f"Overhead per ok run (wall time minus {measured_seconds(spec):.1f} s measured), "
-            f"{len(ordered)} runs: min {ordered[0]:.2f} s, median "
-            f"{statistics.median(ordered):.2f} s, p90 {p90:.2f} s, max {ordered[-1]:.2f} s.",
+            "per matrix:",
+            "",
+            "| matrix | ok runs | min | median | p90 | max |",
+            "|---|---|---|---|---|---|",
+        ]
+        for number, overheads in enumerate(matrices, 1):
+            lines.append(
+                f"| {number} | {len(overheads)} | {min(overheads):.2f} | "
+                f"{statistics.median(overheads):.2f} | {p90(overheads):.2f} | "
+                f"{max(overheads):.2f} |"
+            )
+        medians = [statistics.median(overheads) for overheads in matrices]
+        lines += [
+            "",
+            f"Over the {len(matrices)} matrices (min / median / max): median overhead "
+            f"{spread(medians)} s, p90 {spread([p90(o) for o in matrices])} s.",
             "",
         ]
     if profiles:
         modes = list(profiles)
-        steps = sorted({k for p in profiles.values() for k in p} - {"status", "total"})
+        runs = min(len(p) for p in profiles.values())
+        steps = sorted({k for p in profiles.values() for r in p for k in r} - {"status", "total"})
+        lines.append(f"Seconds per step, median of {runs} runs per mode:")
+        lines.append("")
         lines.append("| step | " + " | ".join(modes) + " |")
         lines.append("|---|" + "---|" * len(modes))
         for step in steps:
-            cells = [f"{profiles[m].get(step, 0.0):.2f}" for m in modes]
+            medians = [statistics.median(r.get(step, 0.0) for r in profiles[m]) for m in modes]
+            cells = [f"{median:.2f}" for median in medians]
             lines.append(f"| {step} | " + " | ".join(cells) + " |")
-        lines.append("| **total (s)** | " + " | ".join(f"{profiles[m]['total']:.2f}" for m in modes)
-                     + " |")  # fmt: skip
-        lines.append("| status | " + " | ".join(str(profiles[m]["status"]) for m in modes) + " |")
+        totals = [spread([r["total"] for r in profiles[m]]) for m in modes]
+        lines.append("| **total (s), min / median / max** | " + " | ".join(totals) + " |")
+        statuses = [",".join(sorted({str(r["status"]) for r in profiles[m]})) for m in modes]
+        lines.append("| status | " + " | ".join(statuses) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -173,14 +203,22 @@ def main() -> None:
     parser.add_argument("--inventory", type=Path, default=Path("inventories/lab.yml"))
     parser.add_argument("--host", default="lab1")
     parser.add_argument("--spec", type=Path, default=Path("playbooks/demo.yml"))
-    parser.add_argument("--database", type=Path)
+    parser.add_argument(
+        "--database", type=Path, action="append", default=[],
+        help="a results database holding one matrix of the campaign (repeat: one per matrix)",
+    )  # fmt: skip
     parser.add_argument("--campaign", default="demo")
     parser.add_argument("--modes", default="loopback,host,bridge,macvlan")
+    parser.add_argument("--profile-runs", type=int, default=3, help="runs per mode (0: none)")
     args = parser.parse_args()
     spec = load_spec(args.spec)
-    overheads = from_database(args.database, args.campaign, spec) if args.database else []
-    profiles = profile(args.inventory, args.host, spec, args.modes.split(","))
-    print(render(overheads, profiles, spec))
+    matrices = [from_database(database, args.campaign, spec) for database in args.database]
+    profiles = (
+        profile(args.inventory, args.host, spec, args.modes.split(","), args.profile_runs)
+        if args.profile_runs
+        else {}
+    )
+    print(render(matrices, profiles, spec))
 
 
 if __name__ == "__main__":

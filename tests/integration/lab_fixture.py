@@ -23,9 +23,9 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from orchestrator.connection import Command, CommandResult, Connection, connect
@@ -89,6 +89,53 @@ def run_invoke(
         text=True,
         timeout=timeout,
     )
+
+
+@dataclass
+class Background:
+    """An `invoke` running in the background; its output is read line by line."""
+
+    process: subprocess.Popen[str]
+    seen: list[str] = field(default_factory=list)
+
+    def read_until(self, done: Callable[[str], bool]) -> str:
+        """Read lines until `done(line)`; that line. Fails if the output ends first."""
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.seen.append(line)
+            if done(line):
+                return line
+        raise AssertionError(f"the output ended before the awaited line:\n{self.output[-3000:]}")
+
+    def finish(self, timeout: float) -> str:
+        """Wait for the end; the whole output."""
+        rest, _ = self.process.communicate(timeout=timeout)
+        self.seen.append(rest)
+        return self.output
+
+    @property
+    def output(self) -> str:
+        return "".join(self.seen)
+
+    @property
+    def returncode(self) -> int | None:
+        return self.process.returncode
+
+
+@contextmanager
+def invoke_in_background(environ: Mapping[str, str], *args: str) -> Iterator[Background]:
+    """`invoke <args>` started with its output piped (stderr into stdout); killed if it still
+    runs when the block ends."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "invoke", *args], cwd=REPO_ROOT, env=dict(environ),
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        yield Background(process)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
 
 
 def invoke_provision(up: DockerLab, hosts: Sequence[str] = HOSTS, *flags: str) -> Completed:

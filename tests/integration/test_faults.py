@@ -10,19 +10,20 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
+import re
 import sqlite3
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import docker
 
-from orchestrator.connection import UnreachableError
+from orchestrator.connection import KILL_AFTER, TRANSPORT_GRACE, UnreachableError
 from orchestrator.experiment.run import leftovers
-from tests.integration.lab_fixture import REPO_ROOT, ProvisionedLab
+from tests.integration.lab_fixture import ProvisionedLab, invoke_in_background
 from tests.integration.test_matrix import Results, current_runs, invoke
+from tests.integration.test_provision import play_recap
 
 # One loopback cell per host, plain phase only: a run takes a few seconds. Three seconds of
 # traffic leave time to kill a node while its first run is measuring.
@@ -120,31 +121,20 @@ def test_a_killed_host_fails_its_runs_the_other_finishes_and_resume_redoes_only_
 ):
     lab = provisioned_lab
     results = Results(tmp_path)
-    command = [sys.executable, "-m", "invoke", *matrix_args(lab, write_spec(tmp_path, KILLED))]
+    args = matrix_args(lab, write_spec(tmp_path, KILLED))
     node = docker.from_env().containers.get(lab.container_id("lab1"))
     started = time.monotonic()
-    process = subprocess.Popen(
-        command, cwd=REPO_ROOT, env={**lab.environ, **results.environ},
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
     try:
-        seen = []
-        for line in process.stdout:
-            seen.append(line)
+        with invoke_in_background({**lab.environ, **results.environ}, *args) as matrix:
             # lab1's first run is measuring: lab1 and lab2 share a lane, so lab2 runs next.
-            if line.startswith("[lab1] ") and line.rstrip().endswith("rep=1 plain"):
-                time.sleep(1.0)
-                node.kill()
-                break
-        rest, _ = process.communicate(timeout=300)
-        output = "".join(seen) + rest
-        assert process.returncode == 0, output[-3000:]
+            matrix.read_until(lambda line: line.startswith("[lab1] ") and "rep=1 plain\n" in line)
+            time.sleep(1.0)
+            node.kill()
+            output = matrix.finish(timeout=300)
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
         left = revive(lab, "lab1", node)
     took = time.monotonic() - started
+    assert matrix.returncode == 0, output[-3000:]
 
     runs = {(host, rep): (status, error, run_id) for *_, host, rep, status, error, run_id in
             current_runs(results)}  # fmt: skip
@@ -253,28 +243,15 @@ def test_a_second_matrix_on_the_same_database_refuses_naming_the_first(
     lab = provisioned_lab
     results = Results(tmp_path)
     args = matrix_args(lab, write_spec(tmp_path, ONE_RUN_EACH))
-    first = subprocess.Popen(
-        [sys.executable, "-m", "invoke", *args], cwd=REPO_ROOT,
-        env={**lab.environ, **results.environ},
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    try:
-        seen = []
-        for line in first.stdout:
-            seen.append(line)
-            if "runs to do" in line:  # the first one holds the lock from here on
-                break
+    with invoke_in_background({**lab.environ, **results.environ}, *args) as first:
+        first.read_until(lambda line: "runs to do" in line)  # it holds the lock from here on
         second = invoke(lab, results, *args)
-        rest, _ = first.communicate(timeout=300)
-    finally:
-        if first.poll() is None:
-            first.kill()
-            first.wait()
-    assert first.returncode == 0, "".join(seen) + rest
+        output = first.finish(timeout=300)
+    assert first.returncode == 0, output
     assert second.returncode == 2, second.stdout + second.stderr
     assert second.stderr.strip() == (
-        f"error: another matrix (pid {first.pid}) is running on {tmp_path}: wait for it to end "
-        "or stop it, then run this again"
+        f"error: another matrix (pid {first.process.pid}) is running on {tmp_path}: wait for it "
+        "to end or stop it, then run this again"
     )
     runs = results.query("SELECT cell.host, run.repetition, run.status FROM run "
                          "JOIN cell ON cell.id = run.cell_id ORDER BY cell.host")  # fmt: skip
@@ -337,26 +314,12 @@ def test_a_full_results_disk_stops_the_matrix_with_one_error_and_resume_finishes
     with small_tmpfs(tmp_path / "results", "4m") as mount:
         results = Results(mount)
         args = matrix_args(lab, write_spec(tmp_path, FULL_DISK))
-        process = subprocess.Popen(
-            [sys.executable, "-m", "invoke", *args], cwd=REPO_ROOT,
-            env={**lab.environ, **results.environ},
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        )  # fmt: skip
-        try:
-            seen = []
-            for line in process.stdout:
-                seen.append(line)
-                if line.startswith("ok: "):
-                    fill(mount / "filler")
-                    break
-            rest, _ = process.communicate(timeout=300)
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
-        output = "".join(seen) + rest
+        with invoke_in_background({**lab.environ, **results.environ}, *args) as matrix:
+            matrix.read_until(lambda line: line.startswith("ok: "))
+            fill(mount / "filler")
+            output = matrix.finish(timeout=300)
 
-        assert process.returncode == 1, output[-3000:]
+        assert matrix.returncode == 1, output[-3000:]
         last = output.strip().splitlines()[-1]
         assert last.startswith("error: "), output[-3000:]
         assert "No space left on device" in last or "database or disk is full" in last, last
@@ -382,3 +345,83 @@ def test_a_full_results_disk_stops_the_matrix_with_one_error_and_resume_finishes
         current = results.query("SELECT status FROM run WHERE NOT superseded")
         assert len(current) == 8 and {status for (status,) in current} == {"ok"}
         assert all(all(files) and len(files) == 5 for files in verified_artifacts(results).values())
+
+
+def test_a_host_rebooting_mid_provisioning_is_reported_unreachable_without_hanging(
+    provisioned_lab: ProvisionedLab,
+):
+    """Scenario 8: lab2's node restarts (`docker restart`) while apt runs on it."""
+    lab = provisioned_lab
+    node = docker.from_env().containers.get(lab.container_id("lab2"))
+    args = ("provision", "--hosts", "lab1,lab2", "--inventory", str(lab.inventory))
+    started = time.monotonic()
+    try:
+        with invoke_in_background(lab.environ, *args) as play:
+            play.read_until(lambda line: "TASK [docker, perf and network tools]" in line)
+            time.sleep(0.5)
+            node.restart(timeout=0)
+            output = play.finish(timeout=300)
+    finally:
+        wait_until("lab2 answering SSH", lambda: answers(lab, "lab2"))
+        restored = lab.provision(("lab2",))
+    took = time.monotonic() - started
+
+    assert play.returncode == 4, output[-3000:]
+    recap = play_recap(output)
+    assert recap["lab1"]["unreachable"] == recap["lab1"]["failed"] == 0, recap
+    assert recap["lab2"]["unreachable"] == 1 and recap["lab2"]["failed"] == 0, recap
+    assert re.search(r"fatal: \[lab2\]: UNREACHABLE! => .*connection lost", output), output
+    assert took < 240, f"the play took {took:.0f}s"
+    assert restored.returncode == 0, restored.stdout[-3000:] + restored.stderr
+
+
+FROZEN_PLAY = """\
+- name: a long command on a host that freezes
+  hosts: lab2
+  gather_facts: false
+  tasks:
+    - name: sleep
+      shell: sleep 60
+      timeout: 5
+    - name: never reached on lab2
+      shell: "true"
+"""
+
+
+def test_a_frozen_host_fails_its_task_at_the_task_timeout(
+    provisioned_lab: ProvisionedLab, tmp_path: Path
+):
+    """A host that stops answering without closing the connection (`docker pause`: the
+    node's TCP stack still acknowledges, nothing runs) holds a play only until the timeout."""
+    lab = provisioned_lab
+    node = docker.from_env().containers.get(lab.container_id("lab2"))
+    playbook = tmp_path / "frozen.yml"
+    playbook.write_text(FROZEN_PLAY)
+    args = (
+        "play",
+        "--playbook",
+        str(playbook),
+        "--hosts",
+        "lab2",
+        "--inventory",
+        str(lab.inventory),
+    )
+    try:
+        with invoke_in_background(lab.environ, *args) as play:
+            play.read_until(lambda line: "TASK [sleep]" in line)
+            time.sleep(1.0)
+            node.pause()
+            paused = time.monotonic()
+            output = play.finish(timeout=120)
+            took = time.monotonic() - paused
+    finally:
+        node.reload()
+        if node.status == "paused":
+            node.unpause()
+
+    assert play.returncode == 2, output[-3000:]
+    assert re.search(r"fatal: \[lab2\]: FAILED! => .*timed out", output), output
+    assert "never reached" not in output.partition("TASK [sleep]")[2].partition("PLAY RECAP")[0]
+    # The task's 5 s, the remote timeout's grace and the client's: never the sleep's 60 s.
+    assert took < 5 + KILL_AFTER + TRANSPORT_GRACE + 10, f"{took:.0f}s"
+    assert answers(lab, "lab2")

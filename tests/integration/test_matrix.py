@@ -23,7 +23,12 @@ from pathlib import Path
 import pytest
 
 from orchestrator.experiment.run import leftovers
-from tests.integration.lab_fixture import REPO_ROOT, ProvisionedLab
+from tests.integration.lab_fixture import (
+    REPO_ROOT,
+    ProvisionedLab,
+    invoke_in_background,
+    run_invoke,
+)
 
 DEMO = "playbooks/demo.yml"
 MEASURED_MODES = ("loopback", "host", "bridge", "macvlan")
@@ -213,23 +218,21 @@ def test_ctrl_c_tears_down_marks_interrupted_and_resume_redoes_only_the_missing(
     results = Results(tmp_path)
     spec = tmp_path / "interrupt.yml"
     spec.write_text(INTERRUPTIBLE)
-    command = [sys.executable, "-m", "invoke", "matrix", "--hosts", "lab1,lab2",
-               "--spec", str(spec), "--inventory", str(provisioned_lab.inventory)]  # fmt: skip
-    process = subprocess.Popen(
-        command, cwd=REPO_ROOT, env={**provisioned_lab.environ, **results.environ},
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    seen = []
-    for line in process.stdout:
-        seen.append(line)
+    args = ("matrix", "--hosts", "lab1,lab2", "--spec", str(spec),
+            "--inventory", str(provisioned_lab.inventory))  # fmt: skip
+    environ = {**provisioned_lab.environ, **results.environ}
+    with invoke_in_background(environ, *args) as matrix:
         # One run finished, the next one is recording: interrupt inside the traced phase.
-        if any(x.startswith("ok:") for x in seen) and re.search(r"rep=\d traced$", line):
-            time.sleep(1.0)
-            process.send_signal(signal.SIGINT)
-            break
-    rest, _ = process.communicate(timeout=180)
-    output = "".join(seen) + rest
-    assert process.returncode == 130, output[-3000:]
+        matrix.read_until(
+            lambda line: (
+                any(x.startswith("ok:") for x in matrix.seen)
+                and re.search(r"rep=\d traced$", line) is not None
+            )
+        )
+        time.sleep(1.0)
+        matrix.process.send_signal(signal.SIGINT)
+        output = matrix.finish(timeout=180)
+    assert matrix.returncode == 130, output[-3000:]
 
     for name in provisioned_lab.names:
         conn = provisioned_lab.connect(name)
@@ -245,10 +248,7 @@ def test_ctrl_c_tears_down_marks_interrupted_and_resume_redoes_only_the_missing(
     with sqlite3.connect(results.database) as db:
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
 
-    resumed = subprocess.run(
-        command, cwd=REPO_ROOT, env={**provisioned_lab.environ, **results.environ},
-        capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+    resumed = run_invoke(environ, *args, timeout=600)
     assert resumed.returncode == 0, resumed.stdout[-3000:]
     assert f"{6 - ok_before} runs to do, {ok_before} already done" in resumed.stdout
     current = results.query("SELECT status FROM run WHERE NOT superseded")
