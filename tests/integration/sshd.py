@@ -22,12 +22,13 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
+from orchestrator.connection import SSHConnection, connect
 from orchestrator.host import Host
 
 SSHD = "/usr/sbin/sshd"
@@ -266,3 +267,14 @@ def pid_alive(pid: int) -> bool:
         state = Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1].split()[0]
         return state != "Z"
     return True
+
+
+@contextlib.contextmanager
+def ssh_connection(host: Host) -> Iterator[SSHConnection]:
+    """An open SSH connection to `host`, closed when the block ends."""
+    opened = connect(host)
+    assert isinstance(opened, SSHConnection)
+    try:
+        yield opened
+    finally:
+        opened.close()

@@ -21,7 +21,7 @@ from orchestrator.connection import (
     connect,
 )
 from orchestrator.host import Host
-from tests.integration.sshd import SshdLab, keygen, pid_alive
+from tests.integration.sshd import SshdLab, keygen, pid_alive, ssh_connection
 
 pytestmark = pytest.mark.integration
 
@@ -29,12 +29,8 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(params=["sshd1", "sshd2"])
 def conn(request: pytest.FixtureRequest, sshd_hosts: tuple[Host, ...]) -> Iterator[SSHConnection]:
     host = next(host for host in sshd_hosts if host.name == request.param)
-    opened = connect(host)
-    assert isinstance(opened, SSHConnection)
-    try:
+    with ssh_connection(host) as opened:
         yield opened
-    finally:
-        opened.close()
 
 
 @pytest.fixture

@@ -26,7 +26,6 @@ from orchestrator.connection import (
     SSHConnection,
     TransferError,
     UnreachableError,
-    connect,
 )
 from orchestrator.experiment import run
 from orchestrator.experiment.cells import Cell
@@ -34,7 +33,7 @@ from orchestrator.experiment.hosttools import install_host_files
 from orchestrator.experiment.spec import load_spec
 from orchestrator.host import Host
 from tests.integration.lab_fixture import ProvisionedLab
-from tests.integration.sshd import SshdLab
+from tests.integration.sshd import SshdLab, ssh_connection
 
 pytestmark = [
     pytest.mark.integration,
@@ -46,13 +45,9 @@ PAYLOAD_MB = 48
 
 
 @pytest.fixture
-def sshd1(sshd_lab: SshdLab, sshd_hosts: tuple[Host, ...]) -> Iterator[SSHConnection]:
-    opened = connect(sshd_hosts[0])
-    assert isinstance(opened, SSHConnection)
-    try:
+def sshd1(sshd_hosts: tuple[Host, ...]) -> Iterator[SSHConnection]:
+    with ssh_connection(sshd_hosts[0]) as opened:
         yield opened
-    finally:
-        opened.close()
 
 
 @pytest.fixture
