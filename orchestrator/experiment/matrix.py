@@ -208,6 +208,10 @@ def _commit() -> str | None:
     return found.stdout.strip() or None
 
 
+class RunInterrupted(NetmatrixError):
+    """Raised at a run's next step once the user pressed Ctrl-C."""
+
+
 class _Stop:
     """Shared between lanes: set on Ctrl-C (in-flight runs are then interrupted) or when the
     controller's disk fills (`halted` says why; runs in flight finish as they can)."""
@@ -364,6 +368,10 @@ def _one_run(
     request = _request(spec, cell, planned.repetition, run_id, host, options, campaign)
 
     def say(phase: str) -> None:
+        # After Ctrl-C a run goes no further than the step it is in: the main thread has
+        # torn it down already, and a step started now (perf record…) would outlive it.
+        if stop.interrupted and phase != "teardown":
+            raise RunInterrupted("interrupted by the user (Ctrl-C)")
         progress.phase(name, cell.key, planned.repetition, phase)
 
     with stop.lock:

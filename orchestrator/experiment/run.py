@@ -322,13 +322,20 @@ def _reduce_on_host(conn: Connection, request: RunRequest) -> tuple[dict[str, An
     return reduction, fetched
 
 
-# `kill_and_wait PKILL-ARGS`: SIGKILL the matching processes, then wait (5 s at most) until
-# they are gone, so that what teardown and sweep report done is done: a perf recording
-# system-wide takes a moment to close its buffers after SIGKILL.
+# `kill_and_wait PGREP-ARGS`: SIGKILL the matching processes, then wait (10 s at most) until
+# those very processes are gone, so that what teardown and sweep report done is done. By pid,
+# not by pattern: a dying process loses its command line at once but can take seconds to
+# leave (a perf recording system-wide, in uninterruptible sleep while it frees its buffers).
 _KILL_AND_WAIT = """kill_and_wait() {
-    pkill -KILL "$@"
+    pids=$(pgrep "$@") || return 0
+    kill -KILL $pids 2>/dev/null
     i=0
-    while pgrep "$@" >/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+    while [ $i -lt 100 ]; do
+        alive=""
+        for pid in $pids; do [ -e "/proc/$pid" ] && alive=1; done
+        [ -n "$alive" ] || return 0
+        sleep 0.1; i=$((i + 1))
+    done
 }
 """
 

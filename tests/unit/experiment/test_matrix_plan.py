@@ -300,3 +300,18 @@ def test_a_full_controller_disk_fails_that_run_and_stops_the_lane(lab: Matrix) -
     assert isinstance(stop.halted, DiskFull) and not stop.interrupted
     teardowns = [text for text in conn.commands if text.startswith("sh -c '\ntag=")]
     assert len(teardowns) == 1 and conn.commands[-1] == teardowns[0], "torn down, last"
+
+
+def test_after_ctrl_c_a_run_takes_no_further_step_but_is_torn_down(lab: Matrix) -> None:
+    stop = matrix._Stop()
+
+    def ctrl_c_during_set_up(text: str) -> tuple[int, str, str]:
+        stop.interrupt()  # arrives while the server starts
+        return 0, "", ""
+
+    conn = lab_host(PROVISIONED, IMAGE_PRESENT, (r"^docker run ", ctrl_c_during_set_up))
+    [row] = lab.lane([planned("bridge")], connecting_to(conn), stop)
+    assert (row.status, row.error) == ("interrupted", "interrupted by the user (Ctrl-C)")
+    measuring = [text for text in conn.commands if text.startswith(("docker exec", "perf record"))]
+    assert measuring == [], "no client, no perf after Ctrl-C"
+    assert conn.commands[-1].startswith("sh -c '\ntag="), "torn down, last"
