@@ -5,12 +5,13 @@ the `netmatrix` script find them wherever they are started from.
 """
 
 from pathlib import Path
+from urllib.parse import unquote
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine
+from sqlalchemy import URL, Connection, Engine
 
 import orchestrator
 from orchestrator.errors import NetmatrixError
@@ -52,8 +53,20 @@ def upgrade(engine: Engine) -> None:
 def require_current(engine: Engine) -> None:
     """Refuse a database whose schema is not the newest: it cannot be migrated read-only."""
     current, head = current_revision(engine), head_revision()
-    if current != head:
-        raise NetmatrixError(
-            f"database {engine.url.render_as_string(hide_password=True)} is at schema revision "
-            f"{current or 'none'}, this netmatrix needs {head}: run `invoke db.upgrade`"
-        )
+    if current == head:
+        return
+    where = _shown(engine.url)
+    if current is None:  # every netmatrix database has a revision, even an empty one
+        raise NetmatrixError(f"{where} is not a netmatrix results database (no schema revision)")
+    raise NetmatrixError(
+        f"database {where} is at schema revision {current}, this netmatrix needs {head}: "
+        "run `invoke db.upgrade`"
+    )
+
+
+def _shown(url: URL) -> str:
+    """A database as users name it: a SQLite file's path (not the read-only URI built from
+    it), any other URL without its password."""
+    if url.get_backend_name() == "sqlite" and url.database:
+        return unquote(url.database.removeprefix("file://"))
+    return url.render_as_string(hide_password=True)

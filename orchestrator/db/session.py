@@ -118,7 +118,10 @@ def _sqlite_file(url: URL) -> Path:
 
 def _read_only_url(path: Path) -> URL:
     if not path.is_file():
-        raise NetmatrixError(f"no results database at {path}: run `invoke db.upgrade` first")
+        raise NetmatrixError(
+            f"no results database at {path}: run `invoke matrix` first (or point NETMATRIX_DB "
+            "at one)"
+        )
     return make_url("sqlite://").set(
         database=path.resolve().as_uri(), query={"mode": "ro", "uri": "true"}
     )

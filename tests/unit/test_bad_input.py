@@ -607,9 +607,11 @@ CASES: dict[str, Case] = {
     # results.import of files that are no netmatrix database: nothing is created here.
     "results-import-binary-garbage": _import("garbage.db", GARBAGE, ": file is not a database"),
     "results-import-text-file": _import("notes.db", b"SELECT * FROM run;\n", "is not a database"),
-    "results-import-empty-file": _import("empty.db", b"", "is at schema revision none"),
+    "results-import-empty-file": _import(
+        "empty.db", b"", "empty.db is not a netmatrix results database"
+    ),
     "results-import-foreign-sqlite": _import(
-        "other.db", _foreign_sqlite(), "is at schema revision none"
+        "other.db", _foreign_sqlite(), "other.db is not a netmatrix results database"
     ),
     "results-import-missing": _import("gone.db", None, ""),
     "results-import-this-very-database": Case(

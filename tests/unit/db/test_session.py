@@ -166,19 +166,20 @@ def test_user_sql_needs_a_read_only_database(db: Database):
 
 def test_read_only_needs_an_existing_database(tmp_path: Path):
     with pytest.raises(
-        NetmatrixError, match=r"no results database at .*missing.db: run `invoke db"
+        NetmatrixError, match=r"no results database at .*missing.db: run `invoke matrix` first"
     ):
         open_database(f"sqlite:///{tmp_path / 'missing.db'}", read_only=True)
     assert not (tmp_path / "missing.db").exists()
 
 
-def test_read_only_refuses_an_old_schema(tmp_path: Path):
-    (tmp_path / "old.db").touch()
+def test_read_only_refuses_a_file_that_is_no_netmatrix_database(tmp_path: Path):
+    (tmp_path / "other.db").touch()
 
     with pytest.raises(
-        NetmatrixError, match=r"schema revision none, .* needs 0001: run `invoke db"
+        NetmatrixError,
+        match=rf"^{tmp_path / 'other.db'} is not a netmatrix results database \(no schema",
     ):
-        open_database(f"sqlite:///{tmp_path / 'old.db'}", read_only=True)
+        open_database(f"sqlite:///{tmp_path / 'other.db'}", read_only=True)
 
 
 def test_read_only_needs_sqlite():
