@@ -97,6 +97,14 @@ def write_lab_inventory(path: Path, hosts: Mapping[str, Host]) -> None:
     _replace(path, render(hosts))
 
 
+def update_lab_inventory(path: Path, add: Iterable[Host] = (), remove: Iterable[str] = ()) -> None:
+    """Add (or replace) and remove hosts of the inventory at `path`, reading and writing it
+    under the lab directory's lock: `lab.up` and `lab.down` of different machines running at
+    the same time never lose each other's hosts."""
+    with _locked(path.parent):
+        write_lab_inventory(path, without(merged(read_lab_inventory(path), add), remove))
+
+
 def _replace(path: Path, text: str) -> None:
     """Write `text` to a private temporary sibling of `path`, then rename it over `path`."""
     path.parent.mkdir(parents=True, exist_ok=True)

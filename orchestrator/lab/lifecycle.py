@@ -126,8 +126,7 @@ def lab_up(lab: Lab, hosts: Sequence[str], provider: str | None = None) -> list[
     labfile.record_host_keys(lab.paths.known_hosts, keys)
     lab.say(f"recorded the host keys of {', '.join(names)} in {lab.paths.known_hosts}")
     entries = [lab_host(lab, machine, ssh[machine.name], provider) for machine in machines]
-    existing = labfile.read_lab_inventory(lab.paths.inventory)
-    labfile.write_lab_inventory(lab.paths.inventory, labfile.merged(existing, entries))
+    labfile.update_lab_inventory(lab.paths.inventory, add=entries)
     lab.say(f"wrote {lab.paths.inventory} ({', '.join(names)})")
     return entries
 
@@ -276,8 +275,7 @@ def lab_down(lab: Lab, hosts: Sequence[str]) -> None:
         ensure_dockerd(lab.say)
     lab.say(f"vagrant destroy {' '.join(names)}")
     lab.vagrant.destroy(names)
-    existing = labfile.read_lab_inventory(lab.paths.inventory)
-    labfile.write_lab_inventory(lab.paths.inventory, labfile.without(existing, names))
+    labfile.update_lab_inventory(lab.paths.inventory, remove=names)
     labfile.forget_host_keys(lab.paths.known_hosts, names)
     remove_unused_lab_network(lab)
 

@@ -19,6 +19,7 @@ from orchestrator.lab.labfile import (
     merged,
     read_lab_inventory,
     record_host_keys,
+    update_lab_inventory,
     without,
     write_lab_inventory,
 )
@@ -214,3 +215,18 @@ def test_concurrent_records_lose_no_machine(tmp_path: Path, pool):
         list(workers.map(_record_machine, [path] * len(machines), machines))
     assert {key.machine for key in labfile.read_host_keys(path)} == {f"lab{n}" for n in machines}
     assert len(key_lines(path)) == 2 * len(machines)
+
+
+def _add_machine(path: Path, number: int) -> None:
+    update_lab_inventory(path, add=[node(f"lab{number}", 2200 + number)])
+
+
+@pytest.mark.parametrize("pool", [ThreadPoolExecutor, ProcessPoolExecutor])
+def test_concurrent_inventory_updates_lose_no_host(tmp_path: Path, pool):
+    path = tmp_path / "lab.yml"
+    machines = range(1, 25)
+    with pool(max_workers=8) as workers:
+        list(workers.map(_add_machine, [path] * len(machines), machines))
+    assert set(read_lab_inventory(path)) == {f"lab{n}" for n in machines}
+    update_lab_inventory(path, remove=[f"lab{n}" for n in machines if n % 2])
+    assert set(read_lab_inventory(path)) == {f"lab{n}" for n in machines if n % 2 == 0}
