@@ -39,7 +39,8 @@ from orchestrator.connection import (
 from orchestrator.errors import NetmatrixError
 from orchestrator.host import Host
 
-KERNEL_PACKAGE = re.compile(r"linux-image-(?:unsigned-)?(?P<release>\d\S*)")
+# A Debian package name (lowercase letters, digits, `+ . -`): nothing a shell would read.
+KERNEL_PACKAGE = re.compile(r"linux-image-(?:unsigned-)?(?P<release>\d[a-z0-9+.-]*)")
 GRUB_CFG = "/boot/grub/grub.cfg"
 INSTALL_TIMEOUT = 1800.0
 REBOOT_COMMAND_TIMEOUT = 30.0

@@ -1,6 +1,7 @@
 """Cells: expansion over hosts and their kernels, stable keys, selection by --cell."""
 
 import dataclasses
+import re
 
 import pytest
 
@@ -75,9 +76,14 @@ def test_hosts_whose_kernel_matches_no_pattern_are_refused_together() -> None:
     )
 
 
-def test_kernels_host_var_must_name_releases() -> None:
-    host = Host("lab1", {"kernels": ["linux-image-amd64"]})
-    with pytest.raises(NetmatrixError, match=r"lab1: kernels\[0\]: 'linux-image-amd64' names no"):
+@pytest.mark.parametrize(
+    "package", ["linux-image-amd64", "linux-image-6.1$(touch x)", "linux-image-6.1;reboot"]
+)
+def test_kernels_host_var_must_name_releases(package: str) -> None:
+    host = Host("lab1", {"kernels": [package]})
+    with pytest.raises(
+        NetmatrixError, match=rf"lab1: kernels\[0\]: {re.escape(repr(package))} names no"
+    ):
         expand(make_spec(kernel=("6.1.*",)), [(host, "6.18.44")])
 
 
