@@ -347,7 +347,7 @@ def test_a_full_results_disk_stops_the_matrix_with_one_error_and_resume_finishes
         assert all(all(files) and len(files) == 5 for files in verified_artifacts(results).values())
 
 
-def test_a_host_rebooting_mid_provisioning_is_reported_unreachable_without_hanging(
+def test_a_host_rebooting_mid_provisioning_ends_unreachable_or_finished_never_hanging(
     provisioned_lab: ProvisionedLab,
 ):
     """Scenario 8: lab2's node restarts (`docker restart`) while apt runs on it."""
@@ -366,11 +366,16 @@ def test_a_host_rebooting_mid_provisioning_is_reported_unreachable_without_hangi
         restored = lab.provision(("lab2",))
     took = time.monotonic() - started
 
-    assert play.returncode == 4, output[-3000:]
+    # The issue allows both endings: lab2 unreachable (the restart cut a command: the usual
+    # one, as apt-get update takes seconds), or the play reconnected and finished on it.
     recap = play_recap(output)
     assert recap["lab1"]["unreachable"] == recap["lab1"]["failed"] == 0, recap
-    assert recap["lab2"]["unreachable"] == 1 and recap["lab2"]["failed"] == 0, recap
-    assert re.search(r"fatal: \[lab2\]: UNREACHABLE! => .*connection lost", output), output
+    assert recap["lab2"]["failed"] == 0, recap
+    if play.returncode == 4:
+        assert recap["lab2"]["unreachable"] == 1, recap
+        assert re.search(r"fatal: \[lab2\]: UNREACHABLE! => .*connection lost", output), output
+    else:
+        assert (play.returncode, recap["lab2"]["unreachable"]) == (0, 0), output[-3000:]
     assert took < 240, f"the play took {took:.0f}s"
     assert restored.returncode == 0, restored.stdout[-3000:] + restored.stderr
 
