@@ -35,7 +35,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import fabric
 import invoke
@@ -149,6 +149,8 @@ DEAD_PEER_SECONDS = 45
 
 TRANSFER_ATTEMPTS = 3
 """Tries of one put/get: a connection that drops mid-transfer is reopened and it starts over."""
+
+_T = TypeVar("_T")
 
 TransferHook = Callable[[str, str], None]
 """`hook(direction, path)`: a test seam called between a transfer and its verification."""
@@ -608,13 +610,11 @@ class SSHConnection(_SudoMixin):
         """Hash on the host, download to a temporary sibling, verify, then rename."""
         local = Path(local)
         local.parent.mkdir(parents=True, exist_ok=True)
-        done: list[TransferResult] = []
-
-        def once(temp: str) -> None:
-            done.append(self._get_once(remote, local, Path(temp)))
-
-        self._transfer(f"get {remote} -> {local}", str(local), once)
-        return done[-1]
+        return self._transfer(
+            f"get {remote} -> {local}",
+            str(local),
+            lambda temp: self._get_once(remote, local, Path(temp)),
+        )
 
     def _get_once(self, remote: str, local: Path, temp: Path) -> TransferResult:
         remote_digest = self._remote_sha256(remote)
@@ -640,11 +640,12 @@ class SSHConnection(_SudoMixin):
         self,
         what: str,
         final: str,
-        once: Callable[[str], None],
+        once: Callable[[str], _T],
         forget: Callable[[str], None] | None = None,
-    ) -> None:
+    ) -> _T:
         """Run `once(temp)` — one whole transfer to a temporary sibling of `final` — and, when
-        the connection dropped under it, reconnect and do it again from the start.
+        the connection dropped under it, reconnect and do it again from the start; what the
+        attempt that went through returned.
 
         Only a dead connection is retried: a checksum mismatch means damaged bytes, and an
         error over a connection that still answers (a full disk) would fail the same way again.
@@ -652,8 +653,7 @@ class SSHConnection(_SudoMixin):
         for attempt in range(1, TRANSFER_ATTEMPTS + 1):
             temp = _temp_name(final)
             try:
-                once(temp)
-                return
+                return once(temp)
             except ChecksumMismatch:
                 raise
             except (TransferError, UnreachableError, EOFError, paramiko.SSHException) as error:

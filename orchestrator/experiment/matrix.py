@@ -217,20 +217,21 @@ class _Stop:
     controller's disk fills (`halted` says why; runs in flight finish as they can)."""
 
     def __init__(self) -> None:
-        self.event = threading.Event()
         self.interrupted = False
         self.halted: DiskFull | None = None
         self.active: dict[str, run.RunRequest] = {}
         self.lock = threading.Lock()
 
+    @property
+    def stopped(self) -> bool:
+        return self.interrupted or self.halted is not None
+
     def interrupt(self) -> None:
         self.interrupted = True
-        self.event.set()
 
     def halt(self, reason: DiskFull) -> None:
         with self.lock:
             self.halted = self.halted or reason
-        self.event.set()
 
 
 def _execute(
@@ -320,7 +321,7 @@ def _run_lane(
     unreachable: dict[str, str] = {}
     try:
         for planned in lane.runs:
-            if stop.event.is_set():
+            if stop.stopped:
                 return
             host = by_name[planned.cell.host]
             with _database_full_is_disk_full():

@@ -348,7 +348,7 @@ _REMOVE_LABELLED = """if command -v docker >/dev/null; then
 fi
 """
 
-# One round trip for the whole teardown. The pkill patterns start with a bracket expression
+# One round trip for the whole teardown. The process patterns start with a bracket expression
 # (`[p]erf`) so that they cannot match the command line of the shell that carries them.
 _TEARDOWN = f"""
 tag="$1"; port="$2"; work="$3"; label="{modes.LABEL}=$tag"
@@ -371,9 +371,9 @@ def teardown(conn: Connection, request: RunRequest) -> None:
 
 
 # What any earlier run may have left: a host that died or lost its connection mid-run never
-# got its teardown. `pkill` without -f matches process names: the traffic generators are
+# got its teardown. `pgrep` without -f matches process names: the traffic generators are
 # named nm-<hex digits of the run tag>, which no other program (nm-applet…) is; the
-# pattern stays within 15 characters, the longest pkill matches against a name.
+# pattern stays within 15 characters, the longest pgrep matches against a name.
 _SWEEP = f"""
 label={modes.LABEL}
 {_KILL_AND_WAIT}kill_and_wait -f "[p]erf .*{REMOTE_WORK}/"
