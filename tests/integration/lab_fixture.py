@@ -34,8 +34,11 @@ from orchestrator.lab.config import REPO_ROOT
 from orchestrator.lab.lifecycle import Lab, lab_down, lab_up, open_lab
 
 HOSTS = ("lab1", "lab2")
-NETWORK = "192.168.213.0/24"
-SHARED_NETWORK = "192.168.214.0/24"  # the session's provisioned lab, beside test_lab.py's own
+# Overridable so that two test sessions on one machine (developers' parallel work) can each
+# have their labs: Docker refuses a second network with the same subnet.
+NETWORK = os.environ.get("NETMATRIX_TEST_NETWORK", "192.168.213.0/24")
+# the session's provisioned lab, beside test_lab.py's own
+SHARED_NETWORK = os.environ.get("NETMATRIX_TEST_SHARED_NETWORK", "192.168.214.0/24")
 INVOKE_TIMEOUT = 900.0  # a first provisioning downloads Docker and perf into both nodes
 
 Completed = subprocess.CompletedProcess[str]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import ipaddress
 import os
 import re
 import subprocess
@@ -119,7 +120,9 @@ def docker_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DockerLab]:
 def test_lab_up_writes_both_hosts(docker_lab: DockerLab):
     hosts = read_lab_inventory(docker_lab.inventory)
     assert set(hosts) == set(HOSTS)
-    for name, address in zip(HOSTS, ("192.168.213.11", "192.168.213.12"), strict=True):
+    network = ipaddress.ip_network(NETWORK)
+    addresses = (str(network[11]), str(network[12]))
+    for name, address in zip(HOSTS, addresses, strict=True):
         variables = hosts[name].vars
         assert variables["provider"] == "docker"
         assert variables["lab_nic"] == "eth1"
