@@ -1,9 +1,11 @@
-"""Cells and runs of a matrix: mode × size × proto × host, each host on its one kernel.
+"""Cells and runs of a matrix: mode × size × proto × host × the host's kernels.
 
 Keys are stable text (`mode=bridge,size=1400,proto=tcp,host=lab2`) because they outlive a
-process: the database stores them, resume compares them and `--cell` selects by them. The
-kernel is not in the key: it is a fact about the host when the cell ran (recorded with each
-run), and a host whose kernel was updated still measures the same cell of the same spec.
+process: the database stores them, resume compares them and `--cell` selects by them. Without
+a `kernel` axis in the spec the kernel is not in the key: it is a fact about the host when the
+cell ran (recorded with each run), and a host whose kernel was updated still measures the same
+cell of the same spec. With a `kernel` axis a host may measure on several kernels, so the key
+names it: `mode=bridge,size=1400,proto=tcp,host=lab2,kernel=6.1.0-28-rt-amd64`.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
 from orchestrator.errors import NetmatrixError
-from orchestrator.experiment.kernels import choose_kernel
+from orchestrator.experiment.kernels import measured_kernels
 from orchestrator.experiment.spec import Spec
 from orchestrator.host import Host
 
@@ -27,17 +29,22 @@ CLOSEST = 5
 
 @dataclass(frozen=True)
 class Cell:
-    """One point of the matrix, measured on `host` running `kernel`."""
+    """One point of the matrix, measured on `host` running `kernel`.
+
+    `kernel_axis`: the spec has a kernel axis, so the kernel is part of the key.
+    """
 
     mode: str
     size: int
     proto: str
     host: str
     kernel: str
+    kernel_axis: bool = False
 
     @property
     def key(self) -> str:
-        return f"mode={self.mode},size={self.size},proto={self.proto},host={self.host}"
+        key = f"mode={self.mode},size={self.size},proto={self.proto},host={self.host}"
+        return f"{key},kernel={self.kernel}" if self.kernel_axis else key
 
 
 @dataclass(frozen=True)
@@ -80,23 +87,34 @@ class CellSelector:
 
 
 def expand(spec: Spec, hosts: Sequence[HostKernel]) -> list[Cell]:
-    """All cells of the matrix, in a stable order.
+    """All cells of the matrix, in a stable order, from the hosts' running kernels.
 
-    Hosts come in the given order, then modes, sizes and protocols as the spec lists them.
-    Every host whose kernel the spec's `kernel` patterns refuse is named in one error.
+    Hosts come in the given order, then each host's kernels (`measured_kernels`), then modes,
+    sizes and protocols as the spec lists them. Every host whose kernels the spec's `kernel`
+    patterns refuse is named in one error, and so is a pattern that no host's kernel matches.
     """
-    kernels: dict[str, str] = {}
+    kernels: dict[str, tuple[str, ...]] = {}
     refusals = []
     for host, running in hosts:
         try:
-            kernels[host.name] = choose_kernel(host, running, spec.axes.kernel)
+            kernels[host.name] = measured_kernels(host, running, spec.axes.kernel)
         except NetmatrixError as error:
             refusals.append(str(error))
     if refusals:
         raise NetmatrixError("; ".join(refusals))
+    chosen = {kernel for releases in kernels.values() for kernel in releases}
+    for pattern in spec.axes.kernel:
+        if not any(fnmatchcase(kernel, pattern) for kernel in chosen):
+            have = "; ".join(f"{name}: {', '.join(found)}" for name, found in kernels.items())
+            raise NetmatrixError(
+                f"kernel pattern {pattern!r} matches no kernel the hosts run or have "
+                f"installed ({have})"
+            )
+    axis = bool(spec.axes.kernel)
     return [
-        Cell(mode=mode, size=size, proto=proto, host=host.name, kernel=kernels[host.name])
+        Cell(mode, size, proto, host.name, kernel, kernel_axis=axis)
         for host, _ in hosts
+        for kernel in kernels[host.name]
         for mode in spec.axes.mode
         for size in spec.axes.size
         for proto in spec.axes.proto

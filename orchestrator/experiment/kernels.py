@@ -1,15 +1,19 @@
 """Which kernel a host measures on, and switching a host to another kernel by rebooting it.
 
-A host contributes one kernel to a matrix (DESIGN: "the kernel axis is the hosts"): the one
-it runs, when that matches the spec's `kernel` patterns (or there are none); otherwise a
-kernel it declares as installable in its `kernels` host var (`linux-image-<release>`
-packages) that matches; otherwise the host is refused. Comparing kernels on one machine
-means one inventory host per kernel, or one campaign per kernel.
+Without `kernel` patterns in the spec a host contributes the kernel it runs (DESIGN: "the
+kernel axis is the hosts"). With patterns it contributes every kernel of its own that one
+matches: the running one and those it declares in its `kernels` host var
+(`linux-image-<release>` packages; `lab.up` fills it in from what a VM's box carries). The
+matrix then runs the host's cells kernel by kernel, switching in between, and reboots the host
+back to its default kernel at the end.
 
-Switching is install → next boot entry → reboot → wait for SSH → verify `uname -r`:
+Switching is install (when missing) → next boot entry → reboot → wait for SSH → verify
+`uname -r`:
 
-- The package is installed with `apt-get install -y` (debconf non-interactive); its postinst
-  hook regenerates /boot/grub/grub.cfg.
+- A package not yet installed is installed with `apt-get install -y` (debconf
+  non-interactive); its postinst hook regenerates /boot/grub/grub.cfg. Lab boxes carry their
+  kernels (installing one in an emulated VM takes about ten minutes), so this is usually a
+  `dpkg-query` that finds it.
 - The boot entry is chosen by reading grub.cfg for the (non-recovery) `menuentry` whose
   `linux` line loads `vmlinuz-<release>`, and naming it to `grub-reboot` by its menu-entry id
   (`submenu-id>entry-id` inside "Advanced options"). grub-reboot sets `next_entry` in grubenv,
@@ -80,19 +84,27 @@ def installable_kernels(host: Host) -> dict[str, str]:
     return kernels
 
 
-def choose_kernel(host: Host, running: str, patterns: Sequence[str]) -> str:
-    """The kernel release `host` measures on (see the module docstring).
+def measured_kernels(host: Host, running: str, patterns: Sequence[str]) -> tuple[str, ...]:
+    """The kernel releases `host` measures on, in the order its cells run.
 
-    Patterns are tried in the spec's order and, for each, the installable kernels in the
-    order the inventory declares them, so the spec says which kernel is preferred.
+    Without patterns, the running kernel. With patterns, every kernel of the host, running or
+    installable, that one of them matches: patterns in the spec's order and, for each, the
+    running kernel first, then the installable ones in the order the inventory declares them.
+    A host none of whose kernels matches is refused, naming what it has.
     """
-    if not patterns or any(fnmatchcase(running, pattern) for pattern in patterns):
-        return running
+    if not patterns:
+        return (running,)
     installable = installable_kernels(host)
+    candidates = [running, *(release for release in installable if release != running)]
+    chosen: list[str] = []
     for pattern in patterns:
-        for release in installable:
-            if fnmatchcase(release, pattern):
-                return release
+        chosen += [
+            release
+            for release in candidates
+            if fnmatchcase(release, pattern) and release not in chosen
+        ]
+    if chosen:
+        return tuple(chosen)
     declared = ", ".join(installable.values()) or "none"
     raise NetmatrixError(
         f"{host.name} runs kernel {running}, which matches none of the kernel patterns "
@@ -136,8 +148,9 @@ def switch_kernel(
     match = KERNEL_PACKAGE.fullmatch(package)
     if match is None:
         raise NetmatrixError(f"kernel switch on {conn.host.name}: {package!r} is not a kernel")
-    install = ["env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y", package]
-    _required(conn, install, timeout=INSTALL_TIMEOUT)
+    if not _installed(conn, package):
+        install = ["env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y", package]
+        _required(conn, install, timeout=INSTALL_TIMEOUT)
     grub_cfg = _required(conn, ["cat", GRUB_CFG]).stdout
     entry = grub_entry(grub_cfg, match["release"])
     if entry is None:
@@ -149,6 +162,11 @@ def switch_kernel(
     return reboot_and_verify(
         conn, expected_pattern, reconnect=reconnect, timeout=timeout, poll=poll
     )
+
+
+def _installed(conn: Connection, package: str) -> bool:
+    status = conn.run(["dpkg-query", "-W", "-f=${Status}", package])
+    return status.ok and status.stdout.strip() == "install ok installed"
 
 
 def request_reboot(conn: Connection) -> None:

@@ -41,10 +41,10 @@ from orchestrator.experiment.cells import (
     select_cells,
 )
 from orchestrator.experiment.hosttools import install_host_files
-from orchestrator.experiment.kernels import choose_kernel
+from orchestrator.experiment.kernel_stage import restore_default, switch_host
 from orchestrator.experiment.lock import matrix_lock
 from orchestrator.experiment.progress import MatrixProgress
-from orchestrator.experiment.schedule import Lane, Plan, plan
+from orchestrator.experiment.schedule import Lane, Plan, Stage, plan
 from orchestrator.experiment.spec import Spec, load_spec, spec_hash
 from orchestrator.experiment.traffic_image import require_traffic_image
 from orchestrator.facts import gather_hosts
@@ -84,11 +84,12 @@ class MatrixResult:
 
 @dataclass(frozen=True)
 class LabHost:
-    """A selected host with what the matrix learned about it."""
+    """A selected host with what the matrix learned about it: its facts and the kernel it
+    ran when the matrix began (after a kernel switch, `facts` are those under the new one)."""
 
     host: Host
     facts: dict[str, Any]
-    kernel: str
+    running: str
 
 
 def run_matrix(options: MatrixOptions, progress_stream=None) -> MatrixResult:
@@ -102,11 +103,12 @@ def run_matrix(options: MatrixOptions, progress_stream=None) -> MatrixResult:
         spec = _with_repetitions(spec, options.repetitions)
     hosts = _select_hosts(options)
     lab = _gather(hosts, spec)
-    cells = expand(spec, [(item.host, item.kernel) for item in lab])
+    running = [(item.host, item.running) for item in lab]
+    cells = expand(spec, running)
     if selector is not None:
         cells = select_cells(cells, selector)
     if options.dry_run:
-        print(plan(spec, cells, set(), [(i.host, i.kernel) for i in lab]).render())
+        print(plan(spec, cells, set(), running).render())
         return MatrixResult(spec.name, {})
     with matrix_lock(options.results), _database_full_is_disk_full(), open_database() as db:
         campaign = repository.get_or_create_campaign(
@@ -121,7 +123,7 @@ def run_matrix(options: MatrixOptions, progress_stream=None) -> MatrixResult:
             if options.resume and not options.cell
             else set()
         )
-        the_plan = plan(spec, cells, done, [(item.host, item.kernel) for item in lab])
+        the_plan = plan(spec, cells, done, running)
         return _execute(db, campaign, spec, the_plan, lab, options, progress_stream)
 
 
@@ -172,8 +174,7 @@ def _gather(hosts: Sequence[Host], spec: Spec) -> list[LabHost]:
             continue
         facts = answer.as_dict()
         problems += _readiness_problems(host, facts, spec)
-        kernel = choose_kernel(host, facts["kernel_release"] or "?", spec.axes.kernel)
-        lab.append(LabHost(host, facts, kernel))
+        lab.append(LabHost(host, facts, facts["kernel_release"] or "?"))
     if problems:
         raise NetmatrixError("; ".join(problems))
     return lab
@@ -316,35 +317,107 @@ def _run_lane(
     progress: MatrixProgress,
     stop: _Stop,
 ) -> None:
-    """The runs of one lane, one after another, each in its own transaction."""
+    """The stages of one lane, one after another; each run in its own transaction.
+
+    Before a stage that needs another kernel its host is switched and looked at again (a
+    new snapshot); a failed switch fails that stage's runs with the reason, and the lane goes
+    on. At the end, hosts that switched are rebooted into their default kernel.
+    """
     connections: dict[str, Connection] = {}
     unreachable: dict[str, str] = {}
     try:
-        for planned in lane.runs:
+        for stage in lane.stages:
             if stop.stopped:
                 return
-            host = by_name[planned.cell.host]
-            with _database_full_is_disk_full():
-                _one_run(
-                    db,
-                    campaign,
-                    spec,
-                    planned,
-                    host,
-                    snapshots,
-                    options,
-                    progress,
-                    stop,
-                    connections,
-                    unreachable,
-                )
+            skip = unreachable  # hosts whose runs fail without being tried, and why
+            if stage.switch is not None and stage.switch.host not in unreachable:
+                try:
+                    failure = _switch(db, spec, stage, by_name, snapshots, progress, connections)
+                except UnreachableError as error:
+                    unreachable[stage.switch.host] = failure = f"unreachable: {error}"
+                if failure:
+                    # A switch stage holds its host's runs only: the copy covers them all.
+                    skip = {**unreachable, stage.switch.host: failure}
+            for planned in stage.runs:
+                if stop.stopped:
+                    return
+                host = by_name[planned.cell.host]
+                with _database_full_is_disk_full():
+                    _one_run(
+                        db,
+                        campaign,
+                        spec,
+                        planned,
+                        host,
+                        snapshots,
+                        options,
+                        progress,
+                        stop,
+                        connections,
+                        skip,
+                    )
     except DiskFull as error:
         # SQLite rolled the transaction back: the run stays `running`, which the next
         # matrix turns into `interrupted` and runs again.
         stop.halt(error)
     finally:
+        if not stop.stopped:
+            _restore_defaults(lane, by_name, progress, connections, unreachable)
         for conn in connections.values():
             conn.close()
+
+
+def _switch(
+    db: Database,
+    spec: Spec,
+    stage: Stage,
+    by_name: dict[str, LabHost],
+    snapshots: dict[str, repository.SnapshotRef],
+    progress: MatrixProgress,
+    connections: dict[str, Connection],
+) -> str | None:
+    """Switch the stage's host to its kernel; None when done, else why the stage fails.
+
+    Raises:
+        UnreachableError: the host could not be reached to start the switch.
+    """
+    switch = stage.switch
+    assert switch is not None
+    lab_host = by_name[switch.host]
+    progress.log(
+        f"{switch.host}: switching to kernel {switch.kernel} ({switch.package}): "
+        f"grub-reboot, reboot, verify uname -r"
+    )
+    try:
+        switched = switch_host(lab_host.host, switch, connections.pop(switch.host, None), connect)
+    except UnreachableError:
+        raise
+    except NetmatrixError as error:
+        return f"kernel {switch.kernel}: {error}"
+    # Runs connect afresh after a reboot: sweep and host files again, as on a new host.
+    switched.conn.close()
+    problems = _readiness_problems(lab_host.host, switched.facts, spec)
+    by_name[switch.host] = replace(lab_host, facts=switched.facts)
+    snapshots[switch.host] = repository.record_host_snapshot(db, switch.host, switched.facts)
+    progress.log(f"{switch.host}: running kernel {switched.facts['kernel_release']}")
+    return f"kernel {switch.kernel}: {'; '.join(problems)}" if problems else None
+
+
+def _restore_defaults(
+    lane: Lane,
+    by_name: dict[str, LabHost],
+    progress: MatrixProgress,
+    connections: dict[str, Connection],
+    unreachable: dict[str, str],
+) -> None:
+    for name in lane.restores:
+        if name in unreachable:
+            continue
+        progress.log(f"{name}: rebooting back to its default kernel")
+        warning = restore_default(
+            by_name[name].host, by_name[name].running, connections.pop(name, None), connect
+        )
+        progress.log(warning or f"{name}: back on kernel {by_name[name].running}")
 
 
 def _one_run(

@@ -48,8 +48,25 @@ def test_expand_crosses_hosts_modes_sizes_protos_in_order() -> None:
 
 
 def test_running_kernel_matching_a_pattern_is_used() -> None:
-    cells = expand(make_spec(kernel=("5.15.*", "6.18.*")), [(LAB1, "6.18.44")])
-    assert {cell.kernel for cell in cells} == {"6.18.44"}
+    cells = expand(make_spec(kernel=("5.15.*", "6.18.*")), [(LAB1, "6.18.44"), (LAB2, "5.15.0")])
+    assert {(cell.host, cell.kernel) for cell in cells} == {("lab1", "6.18.44"), ("lab2", "5.15.0")}
+    assert cells[0].key == "mode=loopback,size=64,proto=tcp,host=lab1,kernel=6.18.44"
+
+
+def test_a_host_measures_on_every_kernel_of_its_own_that_a_pattern_matches() -> None:
+    host = Host(
+        "lab1", {"kernels": ["linux-image-6.1.0-13-rt-amd64", "linux-image-5.10.0-9-amd64"]}
+    )
+    cells = expand(make_spec(kernel=("6.1.*",)), [(host, "6.1.0-13-amd64")])
+    assert [cell.kernel for cell in cells][::4] == ["6.1.0-13-amd64", "6.1.0-13-rt-amd64"]
+
+
+def test_a_pattern_no_host_can_measure_on_is_refused() -> None:
+    with pytest.raises(NetmatrixError) as caught:
+        expand(make_spec(kernel=("6.18.*", "5.4.*")), [(LAB1, "6.18.44")])
+    assert str(caught.value) == (
+        "kernel pattern '5.4.*' matches no kernel the hosts run or have installed (lab1: 6.18.44)"
+    )
 
 
 def test_installable_kernel_matching_a_pattern_is_chosen() -> None:

@@ -92,7 +92,8 @@ def test_a_host_needing_another_kernel_switches_once_after_the_others() -> None:
     ]
     assert {run.cell.host for run in lane.stages[0].runs} == {"vm2"}
     assert [run.repetition for run in lane.stages[1].runs] == [1, 1, 1, 1, 2, 2, 2, 2]
-    assert lane.seconds == 16 * run_seconds(spec) + KERNEL_SWITCH_SECONDS
+    assert lane.restores == ("vm1",), "back to its default kernel at the end"
+    assert lane.seconds == 16 * run_seconds(spec) + 2 * KERNEL_SWITCH_SECONDS
 
 
 def test_no_switch_when_its_runs_are_all_done() -> None:
@@ -111,17 +112,18 @@ def test_render_shows_cells_runs_lanes_and_time() -> None:
     text = plan(spec, cells, {RunKey(cells[0].key, 1)}, hosts).render()
     lines = text.splitlines()
     assert lines[0] == "plan t: 8 cells × 2 repetitions = 16 runs (1 done, 15 to do)"
+    vm1 = "mode=loopback,size=64,proto=tcp,host=vm1,kernel=6.1.0-13-amd64"
+    assert lines[2] == f"  {vm1}    kernel 6.1.0-13-amd64  1/2 to do"
+    vm2 = "mode=bridge,size=1400,proto=tcp,host=vm2,kernel=6.1.0-13-amd64"
+    assert f"  {vm2}    kernel 6.1.0-13-amd64  2/2 to do" in lines
+    assert "  host=vm1 (vm1): 7 runs, about 4m 42s" in lines
     assert (
-        lines[2] == "  mode=loopback,size=64,proto=tcp,host=vm1    kernel 6.1.0-13-amd64  1/2 to do"
+        "    vm1: switch to kernel 6.1.0-13-amd64 (linux-image-6.1.0-13-amd64; reboot, "
+        "about 2m 00s), then 7 runs" in lines
     )
-    assert "  mode=bridge,size=1400,proto=tcp,host=vm2    kernel 6.1.0-13-amd64  2/2 to do" in lines
-    assert "  host=vm1 (vm1): 7 runs, about 3m 42s" in lines
-    assert (
-        "    vm1: switch to kernel 6.1.0-13-amd64 (linux-image-6.1.0-13-amd64), then 7 runs"
-        in lines
-    )
+    assert "    vm1: reboot back to its default kernel, about 2m 00s" in lines
     assert "    on the kernels in place: 8 runs" in lines
-    assert lines[-1] == "estimated time: about 3m 42s"
+    assert lines[-1] == "estimated time: about 4m 42s"
 
 
 def test_format_seconds() -> None:
