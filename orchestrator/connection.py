@@ -131,6 +131,11 @@ class Connection(Protocol):
 
 
 log = logging.getLogger(__name__)
+# paramiko's transport thread logs every failed handshake with its traceback; unconfigured,
+# Python prints those on stderr ("Exception (client): Error reading SSH protocol banner"),
+# page after page while a host reboots. The failure reaches the caller as UnreachableError.
+logging.getLogger("paramiko.transport").addHandler(logging.NullHandler())
+logging.getLogger("paramiko.transport").propagate = False
 
 KILL_AFTER = 5
 """Seconds `timeout` waits after SIGTERM before it sends SIGKILL."""

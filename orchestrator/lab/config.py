@@ -43,6 +43,7 @@ class LabConfig:
     network: ipaddress.IPv4Network
     internal_network: str
     image: str
+    box_kernels: tuple[str, ...]  # libvirt: the kernel packages its box carries
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -141,6 +142,7 @@ def load_config(paths: LabPaths, environ: Mapping[str, str] = os.environ) -> Lab
         network=network,
         internal_network=setting.text("internal_network"),
         image=setting.text("image"),
+        box_kernels=setting.words("box_kernels"),
     )
 
 

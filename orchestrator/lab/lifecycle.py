@@ -7,17 +7,21 @@ once, at the end, so a failure leaves the inventory as it was.
 Host keys are recorded before anything connects to a machine, in the known_hosts file beside
 the inventory (`LabPaths.known_hosts`), and every connection verifies them
 (`orchestrator.hostkeys`). A Docker node's keys are read out of band, from its key files
-through the Docker daemon, at every `lab.up`; a VirtualBox VM's are the keys it presents right
-after `vagrant up` created it (trust at creation: nothing but SSH reaches into a VM).
+through the Docker daemon, at every `lab.up`; a VM's (VirtualBox or libvirt) are the keys it
+presents right after `vagrant up` created it (trust at creation: nothing but SSH reaches into
+a VM).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import shutil
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from pathlib import Path
 
 import docker
 from docker.errors import DockerException
@@ -28,7 +32,7 @@ from orchestrator import connection
 from orchestrator.connection import Connection
 from orchestrator.errors import NetmatrixError
 from orchestrator.host import Host
-from orchestrator.lab import labfile, privileges, vbox
+from orchestrator.lab import labfile, libvirt, privileges, vbox
 from orchestrator.lab.config import LabConfig, LabPaths, Machine, lab_paths, load_config
 from orchestrator.lab.dockerd import docker_client, ensure_dockerd
 from orchestrator.lab.labfile import HostKey
@@ -37,7 +41,8 @@ from orchestrator.lab.tools import Say, one_line, require, run_tool
 from orchestrator.lab.vagrant import INSTALL_HINT as VAGRANT_HINT
 from orchestrator.lab.vagrant import SshConfig, Vagrant
 
-PROVIDERS = ("virtualbox", "docker")
+PROVIDERS = ("virtualbox", "libvirt", "docker")
+VM_PROVIDERS = ("virtualbox", "libvirt")
 LAB_GROUP = "lab"
 # Every lab machine runs on the controller (containers share its kernel, VMs its CPUs), so
 # they share hardware: the matrix never measures two of them at the same time.
@@ -91,26 +96,49 @@ def parse_hosts(text: str) -> list[str]:
 
 
 def choose_provider(
-    requested: str | None, which: Callable[[str], str | None] = shutil.which
+    requested: str | None,
+    which: Callable[[str], str | None] = shutil.which,
+    *,
+    other_kernel: bool = False,
 ) -> str:
-    """The requested provider, else VirtualBox when VBoxManage is installed, else Docker."""
+    """The requested provider; else VirtualBox when VBoxManage works; else libvirt when the
+    experiment needs a kernel other than the controller's (`other_kernel`); else Docker, the
+    fast default, whose nodes share the controller's kernel."""
     if requested:
         if requested not in PROVIDERS:
-            raise NetmatrixError(f"unknown provider {requested!r}: use {' or '.join(PROVIDERS)}")
+            raise NetmatrixError(
+                f"unknown provider {requested!r}: use {', '.join(PROVIDERS[:-1])} or docker"
+            )
         return requested
-    return "virtualbox" if which("VBoxManage") else "docker"
+    if vbox.works(which):
+        return "virtualbox"
+    return "libvirt" if other_kernel else "docker"
 
 
-def lab_up(lab: Lab, hosts: Sequence[str], provider: str | None = None) -> list[Host]:
-    """Bring `hosts` up with `provider`, record their host keys (see the module docstring)
-    and merge them into the lab inventory."""
+def needs_other_kernel(spec_path: Path) -> bool:
+    """Whether the spec's kernel patterns ask for a kernel this controller does not run
+    (Docker nodes share it, so only VMs can have another)."""
+    from orchestrator.experiment.spec import load_spec  # the lab needs no spec otherwise
+
+    running = os.uname().release
+    return any(not fnmatchcase(running, pattern) for pattern in load_spec(spec_path).axes.kernel)
+
+
+def lab_up(
+    lab: Lab, hosts: Sequence[str], provider: str | None = None, *, other_kernel: bool = False
+) -> list[Host]:
+    """Bring `hosts` up with `provider` (`choose_provider`), record their host keys (see the
+    module docstring) and merge them into the lab inventory."""
     machines = lab.config.select(hosts)
-    provider = choose_provider(provider)
+    provider = choose_provider(provider, other_kernel=other_kernel)
     require("vagrant", VAGRANT_HINT)
     names = [machine.name for machine in machines]
+    if provider in VM_PROVIDERS:
+        require("ssh-keyscan", KEYSCAN_HINT)
     if provider == "virtualbox":
         require("VBoxManage", vbox.INSTALL_HINT)
-        require("ssh-keyscan", KEYSCAN_HINT)
+    elif provider == "libvirt":
+        libvirt.prepare(lab.paths, lab.config.box_kernels, lab.say)
     else:
         client = prepare_docker_provider(lab)
     existed = {name: lab.machine_id(name, provider) for name in names}
@@ -120,7 +148,8 @@ def lab_up(lab: Lab, hosts: Sequence[str], provider: str | None = None) -> list[
     if provider == "virtualbox":
         for name in names:
             set_vbox_promisc(lab, name, "allow-all", LAB_NIC_NUMBER)
-        keys = vm_host_keys(lab, names, ssh, existed)
+    if provider in VM_PROVIDERS:
+        keys = vm_host_keys(lab, provider, names, ssh, existed)
     else:
         keys = [key for name in names for key in node_host_keys(lab, client, name, ssh[name])]
     labfile.record_host_keys(lab.paths.known_hosts, keys)
@@ -165,11 +194,12 @@ def node_host_keys(
 
 def vm_host_keys(
     lab: Lab,
+    provider: str,
     names: Sequence[str],
     ssh: Mapping[str, SshConfig],
     existed: Mapping[str, str | None],
 ) -> list[HostKey]:
-    """Trust at creation. A VM that was there before this `vagrant up` (same VirtualBox id)
+    """Trust at creation. A VM that was there before this `vagrant up` (same machine id)
     keeps the keys recorded when it was created, under the port it answers at now (Vagrant
     may forward another one after a reboot). A VM `vagrant up` just created, or one whose keys
     never got recorded (a lab.up that failed after `vagrant up`), is asked for its keys."""
@@ -179,7 +209,7 @@ def vm_host_keys(
     keys = []
     for name in names:
         kept = recorded.get(name)
-        if kept and lab.machine_id(name, "virtualbox") == existed[name]:
+        if kept and lab.machine_id(name, provider) == existed[name]:
             known_as = labfile.known_hosts_name(ssh[name].hostname, ssh[name].port)
             keys += [dataclasses.replace(key, known_as=known_as) for key in kept]
         else:
@@ -188,10 +218,11 @@ def vm_host_keys(
 
 
 def scanned_host_keys(name: str, ssh: SshConfig) -> list[HostKey]:
-    """The host keys a VirtualBox VM presents when asked right after `vagrant up` created it
+    """The host keys a VM presents when asked right after `vagrant up` created it
     (`ssh-keyscan` asks for every key type). Trust at creation, as `ssh` trusts a first
     connection when a person confirms it: the VM was created a moment ago on this machine,
-    and its SSH port is forwarded to a loopback address."""
+    and its SSH port is forwarded to a loopback address (VirtualBox) or it answers on a
+    network that only this machine's libvirt bridges (libvirt)."""
     keyscan = require("ssh-keyscan", KEYSCAN_HINT)
     command = [keyscan, "-T", str(KEYSCAN_TIMEOUT), "-p", str(ssh.port), ssh.hostname]
     result = run_tool(command)
@@ -248,16 +279,20 @@ def lab_host(lab: Lab, machine: Machine, ssh: SshConfig, provider: str) -> Host:
         "lab_address": machine.address,
         "hardware": HARDWARE_GROUP,
     }
-    lab_nic = nic_with_address(lab.connect(Host(machine.name, variables)), machine.address)
-    return Host(machine.name, {**variables, "lab_nic": lab_nic}, (LAB_GROUP, HARDWARE_GROUP))
+    conn = lab.connect(Host(machine.name, variables))
+    try:
+        variables["lab_nic"] = nic_with_address(conn, machine.address)
+        if provider == "libvirt":
+            # The kernels its box carries: the matrix's kernel axis switches between them.
+            variables["kernels"] = libvirt.installed_kernels(conn)
+    finally:
+        conn.close()
+    return Host(machine.name, variables, (LAB_GROUP, HARDWARE_GROUP))
 
 
 def nic_with_address(conn: Connection, address: str) -> str:
     """The name of the interface that carries `address` on the connected host."""
-    try:
-        result = conn.run(["ip", "-o", "-4", "addr", "show", "to", address], check=True)
-    finally:
-        conn.close()
+    result = conn.run(["ip", "-o", "-4", "addr", "show", "to", address], check=True)
     fields = result.stdout.split()
     if len(fields) < 2:
         raise NetmatrixError(
@@ -306,7 +341,7 @@ def lab_promisc(lab: Lab, hosts: Sequence[str], mode: str, nic: int) -> None:
         if entry.vars.get("provider") == "virtualbox":
             set_vbox_promisc(lab, machine.name, mode, nic)
         else:
-            set_node_promisc(lab, entry, mode)
+            set_guest_promisc(lab, entry, mode)
 
 
 def set_vbox_promisc(lab: Lab, host: str, mode: str, nic: int) -> None:
@@ -314,19 +349,23 @@ def set_vbox_promisc(lab: Lab, host: str, mode: str, nic: int) -> None:
     lab.say(f"{host}: VirtualBox NIC {nic} promiscuous mode {mode} (verified with showvminfo)")
 
 
-def set_node_promisc(lab: Lab, entry: Host, mode: str) -> None:
-    """Docker nodes have no hypervisor NIC: the lab NIC itself is set promiscuous, inside."""
+def set_guest_promisc(lab: Lab, entry: Host, mode: str) -> None:
+    """Docker nodes have no hypervisor NIC, and libvirt's bridge filters nothing (see
+    `orchestrator.lab.libvirt`): the lab NIC itself is set promiscuous, inside the machine,
+    and verified with `ip -d link` (its promiscuity count)."""
     lab_nic = str(entry.vars["lab_nic"])
     state = "off" if mode == "deny" else "on"
     conn = lab.connect(entry)
     try:
         conn.sudo(["ip", "link", "set", lab_nic, "promisc", state], check=True)
-        flags = conn.run(["ip", "-o", "link", "show", lab_nic], check=True).stdout
+        details = conn.run(["ip", "-d", "-o", "link", "show", lab_nic], check=True).stdout
     finally:
         conn.close()
-    if ("PROMISC" in flags) != (state == "on"):
+    promiscuity = re.search(r"\bpromiscuity (\d+)", details)
+    if promiscuity is None or (int(promiscuity[1]) > 0) != (state == "on"):
         raise NetmatrixError(f"{entry.name}: {lab_nic} did not turn promiscuous {state}")
+    machine = "libvirt VM" if entry.vars.get("provider") == "libvirt" else "docker node"
     lab.say(
-        f"{entry.name}: docker node, no hypervisor NIC to set: turned {lab_nic} promiscuous "
-        f"{state} inside the node with `ip link`"
+        f"{entry.name}: {machine}, no hypervisor NIC to set: turned {lab_nic} promiscuous "
+        f"{state} inside with `ip link` (ip -d link: promiscuity {promiscuity[1]})"
     )

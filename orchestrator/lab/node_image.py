@@ -125,12 +125,19 @@ def imported_base(client: docker.DockerClient, cache: Path, say: Say = print) ->
         return name
     except ImageNotFound:
         pass
-    tarball = cache / f"debian-{SUITE}-{digest[:12]}.tar"
-    if not tarball.exists():
-        build_rootfs(tarball, say)
+    tarball = rootfs_tarball(cache, say)
     say(f"importing {tarball} as {name}")
     client.api.import_image_from_file(str(tarball), repository=IMPORTED_BASE, tag=digest[:12])
     return name
+
+
+def rootfs_tarball(cache: Path, say: Say = print) -> Path:
+    """The cached debootstrap root file system (built when missing): the base of the Docker
+    node image and of the libvirt box alike."""
+    tarball = cache / f"debian-{SUITE}-{rootfs_digest()[:12]}.tar"
+    if not tarball.exists():
+        build_rootfs(tarball, say)
+    return tarball
 
 
 def build_rootfs(tarball: Path, say: Say = print) -> None:

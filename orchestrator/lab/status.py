@@ -1,6 +1,7 @@
 """`lab.status`: each machine's state, address, kernel and provider, as a table.
 
-State comes from the provider (the Docker SDK for docker nodes, VBoxManage for VMs), the
+State comes from the provider (the Docker SDK for docker nodes, VBoxManage for VirtualBox
+VMs, virsh for libvirt VMs), the
 address from the generated inventory, the kernel from the host itself over SSH ("?" when it
 cannot be reached).
 """
@@ -14,7 +15,7 @@ from rich.table import Table
 
 from orchestrator.errors import NetmatrixError
 from orchestrator.host import Host
-from orchestrator.lab import labfile, vbox
+from orchestrator.lab import labfile, libvirt, vbox
 from orchestrator.lab.dockerd import docker_client
 from orchestrator.lab.lifecycle import Lab
 
@@ -43,7 +44,12 @@ def machine_status(lab: Lab, host: str, entry: Host | None) -> MachineStatus:
     if provider is None:
         return MachineStatus(host, "not created", "-", "-", "-")
     machine_id = lab.paths.machine_id_file(host, provider).read_text().strip()
-    state = docker_state(machine_id) if provider == "docker" else vm_state(machine_id)
+    if provider == "docker":
+        state = docker_state(machine_id)
+    elif provider == "libvirt":
+        state = libvirt.domain_state(machine_id)
+    else:
+        state = vm_state(machine_id)
     address = UNKNOWN if entry is None else f"{entry.address}:{entry.port}"
     kernel = kernel_release(lab, entry) if state == "running" and entry else UNKNOWN
     return MachineStatus(host, state, address, kernel, provider)

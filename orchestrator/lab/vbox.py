@@ -8,13 +8,27 @@ allow-all, …"): `--machinereadable` prints every other NIC property but not th
 from __future__ import annotations
 
 import re
+import shutil
+from collections.abc import Callable
 
 from orchestrator.errors import NetmatrixError
 from orchestrator.lab.config import LabPaths
 from orchestrator.lab.tools import one_line, require, run_tool
 
-INSTALL_HINT = "install VirtualBox, or use `--provider docker`"
+INSTALL_HINT = "install VirtualBox, or use `--provider libvirt` or `--provider docker`"
 PROMISC_MODES = ("allow-all", "allow-vms", "deny")
+
+
+def works(which: Callable[[str], str | None] = shutil.which) -> bool:
+    """VBoxManage is installed and answers (a leftover binary without its kernel modules
+    or services fails `--version`)."""
+    path = which("VBoxManage")
+    if path is None:
+        return False
+    try:
+        return run_tool([path, "--version"]).returncode == 0
+    except OSError:
+        return False
 
 
 def machine_uuid(paths: LabPaths, host: str) -> str:

@@ -1,7 +1,8 @@
-"""The lab tasks: `lab.up`, `lab.status`, `lab.down`, `lab.promisc`."""
+"""The lab tasks: `lab.up`, `lab.status`, `lab.down`, `lab.promisc`, `lab.box`."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from invoke import task
@@ -17,15 +18,18 @@ HOSTS_HELP = "comma-separated machine names, e.g. lab1,lab2 (default: every mach
 @task(
     help={
         "hosts": HOSTS_HELP,
-        "provider": "virtualbox or docker (default: virtualbox when VBoxManage is installed)",
+        "provider": "virtualbox, libvirt or docker (default: virtualbox when VBoxManage works, "
+        "else libvirt when --spec needs another kernel than this machine's, else docker)",
+        "spec": "a matrix spec whose kernel patterns choose the provider (see --provider)",
     }
 )
 @user_errors
-def up(c: Any, hosts: str = "", provider: str = "") -> None:
+def up(c: Any, hosts: str = "", provider: str = "", spec: str = "") -> None:
     """Bring lab machines up and write them into inventories/lab.yml."""
-    from orchestrator.lab.lifecycle import lab_up, open_lab, parse_hosts
+    from orchestrator.lab.lifecycle import lab_up, needs_other_kernel, open_lab, parse_hosts
 
-    lab_up(open_lab(), parse_hosts(hosts), provider or None)
+    other_kernel = bool(spec) and needs_other_kernel(Path(spec))
+    lab_up(open_lab(), parse_hosts(hosts), provider or None, other_kernel=other_kernel)
 
 
 @task
@@ -60,3 +64,19 @@ def promisc(c: Any, hosts: str = "", mode: str = "allow-all", nic: int = 2) -> N
     from orchestrator.lab.lifecycle import lab_promisc, open_lab, parse_hosts
 
     lab_promisc(open_lab(), parse_hosts(hosts), mode, nic)
+
+
+@task(
+    help={
+        "kernels": "comma-separated Debian kernel packages the box carries, the first its "
+        "default (default: box_kernels of inventories/lab.vagrant.yml)",
+    }
+)
+@user_errors
+def box(c: Any, kernels: str = "") -> None:
+    """Build the libvirt lab box from Debian packages (cached) and add it to Vagrant."""
+    from orchestrator.lab.libvirt import ensure_lab_box
+    from orchestrator.lab.lifecycle import open_lab, parse_hosts
+
+    lab = open_lab()
+    ensure_lab_box(lab.paths, parse_hosts(kernels) or lab.config.box_kernels, lab.say)

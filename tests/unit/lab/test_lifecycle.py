@@ -12,6 +12,7 @@ from orchestrator.lab.vagrant import SshConfig
 from tests.fakes import FakeConnection
 
 from .conftest import (
+    VBOX_FIXTURES,
     as_data,
     fixture_text,
     key_lines,
@@ -20,8 +21,8 @@ from .conftest import (
 )
 
 IP_ADDR = fixture_text("ip-addr-show-to-lab-address.txt")  # recorded in a lab node
-IP_LINK = fixture_text("ip-link-eth1.txt")
-IP_LINK_PROMISC = fixture_text("ip-link-eth1-promisc.txt")
+IP_LINK = fixture_text("ip-d-link-eth1.txt")  # a veth, recorded with ip -d -o link
+IP_LINK_PROMISC = fixture_text("ip-d-link-eth1-promisc.txt")
 BENCH = Host("bench1", {"ansible_host": "10.0.0.9"}, ("bare_metal",))
 
 
@@ -36,15 +37,39 @@ def with_nodes(lab: Lab, *rules) -> tuple[Lab, list[FakeConnection]]:
     return dataclasses.replace(lab, connect=connect), opened
 
 
+STANDIN = str(VBOX_FIXTURES / "VBoxManage")
+
+
 def test_requested_provider_wins_and_unknown_ones_are_refused():
-    assert choose_provider("docker", which=lambda tool: "/usr/bin/VBoxManage") == "docker"
-    with pytest.raises(NetmatrixError, match="unknown provider 'vmware': use virtualbox or docker"):
+    assert choose_provider("docker", which=lambda tool: STANDIN) == "docker"
+    assert choose_provider("libvirt", which=lambda tool: STANDIN) == "libvirt"
+    with pytest.raises(
+        NetmatrixError, match="unknown provider 'vmware': use virtualbox, libvirt or docker"
+    ):
         choose_provider("vmware")
 
 
-def test_default_provider_is_virtualbox_only_where_vboxmanage_is_installed():
-    assert choose_provider(None, which=lambda tool: "/usr/bin/VBoxManage") == "virtualbox"
+def test_default_provider_is_virtualbox_where_vboxmanage_works_with_standin_vboxmanage(
+    vboxmanage_log: Path,
+):
+    assert choose_provider(None, which=lambda tool: STANDIN) == "virtualbox"
+    assert choose_provider(None, which=lambda tool: STANDIN, other_kernel=True) == "virtualbox"
+    assert vboxmanage_log.read_text() == "--version\n--version\n"
+
+
+def test_a_vboxmanage_that_does_not_answer_is_no_virtualbox(tmp_path: Path):
+    broken = tmp_path / "VBoxManage"
+    broken.write_text(
+        "#!/bin/sh\necho 'WARNING: The vboxdrv kernel module is not loaded' >&2\nexit 1\n"
+    )
+    broken.chmod(0o755)
+    assert choose_provider(None, which=lambda tool: str(broken)) == "docker"
+    assert choose_provider(None, which=lambda tool: str(tmp_path / "gone")) == "docker"
+
+
+def test_without_virtualbox_another_kernel_means_libvirt_else_docker():
     assert choose_provider(None, which=lambda tool: None) == "docker"
+    assert choose_provider(None, which=lambda tool: None, other_kernel=True) == "libvirt"
 
 
 def test_parse_hosts_ignores_blanks():
@@ -238,16 +263,32 @@ def test_promisc_on_docker_nodes_uses_ip_link_inside_the_node(lab: Lab, said: li
     lab, opened = with_nodes(
         lab,
         (r"^ip link set eth1 promisc on$", (0, "")),
-        (r"^ip -o link show eth1$", (0, IP_LINK_PROMISC)),
+        (r"^ip -d -o link show eth1$", (0, IP_LINK_PROMISC)),
     )
     lab_promisc(lab, ["lab1"], "allow-all", 2)
     assert opened[0].calls == [
         ("ip link set eth1 promisc on", True),
-        ("ip -o link show eth1", False),
+        ("ip -d -o link show eth1", False),
     ]
     assert said == [
-        "lab1: docker node, no hypervisor NIC to set: turned eth1 promiscuous on inside the "
-        "node with `ip link`"
+        "lab1: docker node, no hypervisor NIC to set: turned eth1 promiscuous on inside with "
+        "`ip link` (ip -d link: promiscuity 1)"
+    ]
+
+
+def test_promisc_on_libvirt_vms_sets_the_guest_nic_and_verifies_it(lab: Lab, said: list[str]):
+    vm = Host("lab1", {"provider": "libvirt", "lab_nic": "eth1"}, ("lab",))
+    write_lab_inventory(lab.paths.inventory, {"lab1": vm})
+    lab, opened = with_nodes(
+        lab,
+        (r"^ip link set eth1 promisc on$", (0, "")),
+        (r"^ip -d -o link show eth1$", (0, IP_LINK_PROMISC)),
+    )
+    lab_promisc(lab, ["lab1"], "allow-all", 2)
+    assert opened[0].commands == ["ip link set eth1 promisc on", "ip -d -o link show eth1"]
+    assert said == [
+        "lab1: libvirt VM, no hypervisor NIC to set: turned eth1 promiscuous on inside with "
+        "`ip link` (ip -d link: promiscuity 1)"
     ]
 
 
@@ -255,7 +296,7 @@ def test_deny_turns_promiscuous_mode_off_in_docker_nodes(lab: Lab):
     node = Host("lab1", {"provider": "docker", "lab_nic": "eth1"}, ("lab",))
     write_lab_inventory(lab.paths.inventory, {"lab1": node})
     lab, opened = with_nodes(
-        lab, (r"^ip link set eth1 promisc off$", (0, "")), (r"^ip -o link", (0, IP_LINK))
+        lab, (r"^ip link set eth1 promisc off$", (0, "")), (r"^ip -d -o link", (0, IP_LINK))
     )
     lab_promisc(lab, ["lab1"], "deny", 2)
     assert opened[0].commands[0] == "ip link set eth1 promisc off"
@@ -264,7 +305,7 @@ def test_deny_turns_promiscuous_mode_off_in_docker_nodes(lab: Lab):
 def test_docker_node_that_stays_unpromiscuous_is_an_error(lab: Lab):
     node = Host("lab1", {"provider": "docker", "lab_nic": "eth1"}, ("lab",))
     write_lab_inventory(lab.paths.inventory, {"lab1": node})
-    lab, _ = with_nodes(lab, (r"^ip link set", (0, "")), (r"^ip -o link", (0, IP_LINK)))
+    lab, _ = with_nodes(lab, (r"^ip link set", (0, "")), (r"^ip -d -o link", (0, IP_LINK)))
     with pytest.raises(NetmatrixError, match="lab1: eth1 did not turn promiscuous on"):
         lab_promisc(lab, ["lab1"], "allow-all", 2)
 
