@@ -20,6 +20,7 @@ from `ansible_connection`. Host keys are checked as `orchestrator.hostkeys` says
 from __future__ import annotations
 
 import contextlib
+import functools
 import getpass
 import hashlib
 import io
@@ -451,6 +452,16 @@ def _connect_ssh(
         raise MissingKeyFile(
             f"{where}: the file named by ansible_ssh_private_key_file does not exist"
         )
+    # A reconnect (after a dropped connection) tries as this connect was told to.
+    reopen = functools.partial(
+        _connect_ssh,
+        host,
+        connect_timeout=connect_timeout,
+        retries=retries,
+        backoff=backoff,
+        open_connection=open_connection,
+        sleep=sleep,
+    )
     attempts = max(0, retries) + 1
     last: BaseException | None = None
     for attempt in range(attempts):
@@ -473,7 +484,7 @@ def _connect_ssh(
             last = error
             log.debug("%s: connect attempt %d/%d failed: %s", where, attempt + 1, attempts, error)
             continue
-        return SSHConnection(host, conn)
+        return SSHConnection(host, conn, reopen=reopen)
     assert last is not None
     tries = "1 attempt" if attempts == 1 else f"{attempts} attempts"
     raise UnreachableError(f"{where}: {_reason(last, connect_timeout)} ({tries})")
@@ -485,8 +496,16 @@ def _connect_ssh(
 class SSHConnection(_SudoMixin):
     """A `Connection` over an open Fabric connection."""
 
-    def __init__(self, host: Host, conn: fabric.Connection) -> None:
+    def __init__(
+        self,
+        host: Host,
+        conn: fabric.Connection,
+        reopen: Callable[[], SSHConnection],
+    ) -> None:
+        """`reopen` opens a new connection after this one dropped, with the settings the
+        first connect was given (`_connect_ssh` passes them)."""
         self.host = host
+        self._reopen_connection = reopen
         self._sftp_client: paramiko.SFTPClient | None = None
         self._sudo_prefix = False
         #: Test seam: called as `hook("put", remote_temp)` after an upload or
@@ -699,7 +718,7 @@ class SSHConnection(_SudoMixin):
         """A new SSH connection in place of a dropped one (same host, same checks)."""
         self._close_sftp()
         self._conn.close()
-        self._adopt(_connect_ssh(self.host, connect_timeout=10, retries=3, backoff=0.5)._conn)
+        self._adopt(self._reopen_connection()._conn)
 
     def _close_sftp(self) -> None:
         if self._sftp_client is not None:

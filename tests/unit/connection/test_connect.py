@@ -175,3 +175,33 @@ def test_fabric_connection_comes_from_the_inventory_only(tmp_path: Path) -> None
         "allow_agent": False,
     }
     assert not conn.is_connected
+
+
+def test_a_reconnect_tries_as_the_first_connect_was_told_to() -> None:
+    """After a dropped connection, `_reopen` keeps the caller's timeout, retries and backoff.
+
+    On loopback: a `_reopen` that ignored the seams would try a real (refused) connection."""
+    host = Host("lab1", {"ansible_host": "127.0.0.1", "ansible_port": 9, "ansible_user": "root"})
+    timeouts: list[float] = []
+    opener = FakeOpen()
+
+    def recording(host: Host, connect_timeout: float) -> Any:
+        timeouts.append(connect_timeout)
+        return opener(host, connect_timeout)
+
+    sleeps: list[float] = []
+    conn = _connect_ssh(
+        host,
+        connect_timeout=2.5,
+        retries=1,
+        backoff=0.25,
+        open_connection=recording,
+        sleep=sleeps.append,
+    )
+    opener.errors = [refused(), refused()]
+
+    with pytest.raises(UnreachableError, match=r"127\.0\.0\.1:9\): .* \(2 attempts\)$"):
+        conn._reopen()
+
+    assert timeouts == [2.5, 2.5, 2.5]
+    assert sleeps == [0.25]

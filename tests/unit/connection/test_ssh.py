@@ -58,7 +58,13 @@ class FakeFabric:
 
 def ssh(user: str = "root", replies: dict[str, Reply] | None = None, **host_vars: Any):
     fabric = FakeFabric(user=user, replies=replies or {})
-    return SSHConnection(Host("lab1", {"ansible_user": user, **host_vars}), fabric), fabric
+    host = Host("lab1", {"ansible_user": user, **host_vars})
+    return SSHConnection(host, fabric, reopen=no_reconnect), fabric
+
+
+def no_reconnect() -> SSHConnection:
+    """These tests never drop a connection (transfers' reconnects: integration tests)."""
+    pytest.fail("unexpected reconnect")
 
 
 def test_run_sends_the_wrapped_text_and_keeps_the_callers() -> None:
