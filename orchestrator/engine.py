@@ -121,32 +121,8 @@ class PlaybookRun:
             return 4
         return 2 if self.failed else 0
 
-    def filter(self, status: str) -> dict[str, HostRun]:
-        """The hosts that ended `ok`, `failed` or `unreachable`."""
-        return {name: run for name, run in self.hosts.items() if run.status == status}
-
     def recap(self) -> str:
         return recap_text(self.stats)
-
-    def raise_for_failures(self) -> PlaybookRun:
-        """Raise PlaybookFailed (carrying this run) if any host failed or was unreachable."""
-        if not self.ok:
-            raise PlaybookFailed(self)
-        return self
-
-
-class PlaybookFailed(NetmatrixError):
-    """Some hosts failed or were unreachable; `.run` still has every host's result."""
-
-    def __init__(self, run: PlaybookRun) -> None:
-        parts = []
-        if run.failed:
-            parts.append(f"failed on {', '.join(run.failed)}")
-        if run.unreachable:
-            parts.append(f"unreachable: {', '.join(run.unreachable)}")
-        super().__init__("playbook " + "; ".join(parts))
-        self.run = run
-        self.exit_code = run.exit_code
 
 
 # --- host patterns --------------------------------------------------------------------------
@@ -699,7 +675,6 @@ def run_playbook(
 __all__ = [
     "HostRun",
     "ItemOutcome",
-    "PlaybookFailed",
     "PlaybookRun",
     "TaskOutcome",
     "batches",

@@ -24,7 +24,7 @@ import posixpath
 import re
 import shlex
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import yaml
@@ -388,8 +388,3 @@ def drop_omitted(args: Mapping[str, Any]) -> dict[str, Any]:
 def plain(value: Any) -> Any:
     """JSON-able copy of a value that may hold frozen containers."""
     return _plain(value)
-
-
-def as_sequence(value: Any) -> Sequence[Any] | None:
-    """`value` as a list if it is one (or a tuple), else None."""
-    return list(value) if isinstance(value, list | tuple) else None

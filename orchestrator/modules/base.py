@@ -25,8 +25,6 @@ from orchestrator.connection import CommandResult, Connection
 from orchestrator.errors import NetmatrixError
 from orchestrator.host import Host
 
-RESULT_KEYS = ("changed", "failed", "skipped", "msg", "rc", "stdout", "stderr")
-
 
 @dataclass(frozen=True)
 class TaskResult:
