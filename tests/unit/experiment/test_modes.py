@@ -79,9 +79,12 @@ def test_a_probe_without_a_parent_link_refuses_the_modes_that_need_one() -> None
 
 
 def test_missing_facts_leave_the_verdict_to_docker() -> None:
-    for facts in (None, {}):
-        modes.check_kernel_support(driver_for("ipvlan-l3"), facts)
-    modes.check_kernel_support(driver_for("ipvlan-l3"), {"bridge": {"supported": True}})
+    """No probe of ipvlan: no refusal, where a probe that refused it would refuse the mode."""
+    ipvlan = driver_for("ipvlan-l3")
+    for facts in (None, {}, {"bridge": {"supported": True}}):
+        assert modes.check_kernel_support(ipvlan, facts) is None
+    with pytest.raises(ModeUnsupported, match=r"^ipvlan-l3: kernel does not accept ipvlan"):
+        modes.check_kernel_support(ipvlan, {"bridge": {"supported": True}, "ipvlan": False})
 
 
 # --- prepare -------------------------------------------------------------------------------------

@@ -101,8 +101,13 @@ def test_unreachable_tracepoints_name_tracefs() -> None:
 
 
 def test_a_recording_that_ran_passes_whatever_the_client_did() -> None:
-    tracing.check_perf_ran(result(0, "[ perf record: Captured and wrote 0.1 MB x (3 samples) ]"))
-    tracing.check_perf_ran(result(1, "client: 2 error(s), last: connection refused"))
+    """Only perf's own failures are refused: the same exit code with perf's words is."""
+    ran = "[ perf record: Captured and wrote 0.1 MB x (3 samples) ]"
+    client_failed = "client: 2 error(s), last: connection refused"
+    assert tracing.check_perf_ran(result(0, ran)) is None
+    assert tracing.check_perf_ran(result(1, client_failed)) is None
+    with pytest.raises(TracingUnavailable, match="perf missing on the host"):
+        tracing.check_perf_ran(result(1, client_failed + "\nsh: 1: perf: not found"))
 
 
 def test_a_tracer_counts_only_when_the_kernel_lists_it() -> None:
