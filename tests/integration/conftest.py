@@ -10,6 +10,9 @@
   up and provisioned once per session and destroyed at its end; see `ProvisionedLab` in
   `tests.integration.lab_fixture` for what tests get (inventory, environment, `invoke`,
   `connect`). Tests that change a node put it back before they end.
+- `vm_lab`: two libvirt VMs (lab1, lab2) with their own kernels, up through `invoke lab.up
+  --provider libvirt` and provisioned once per session, destroyed with `invoke lab.down`
+  (tests.integration.vm_lab).
 
 Every test under tests/integration is marked `integration`.
 """
@@ -24,6 +27,7 @@ import pytest
 from orchestrator.host import Host
 from tests.integration.lab_fixture import ProvisionedLab, provisioned_docker_lab
 from tests.integration.sshd import SshdLab, write_inventory
+from tests.integration.vm_lab import provisioned_vm_lab
 
 HERE = Path(__file__).parent
 
@@ -72,4 +76,12 @@ def provisioned_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Provis
     """One ready lab for the whole session: bringing it up and provisioning it is the slow
     part of the integration suite, so it is done once."""
     with provisioned_docker_lab(tmp_path_factory.mktemp("provisioned-lab")) as lab:
+        yield lab
+
+
+@pytest.fixture(scope="session")
+def vm_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProvisionedLab]:
+    """Two libvirt VMs (lab1, lab2: Debian 12 with generic, rt and cloud 6.1 kernels), up and
+    provisioned once per session through `invoke lab.up --provider libvirt`; see vm_lab.py."""
+    with provisioned_vm_lab(tmp_path_factory.mktemp("vm-lab")) as lab:
         yield lab

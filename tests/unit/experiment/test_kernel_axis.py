@@ -129,3 +129,32 @@ def test_a_host_with_two_kernels_measures_on_both_and_ends_on_its_default(
     ]
     assert vm.log == [f"booted {OTHER}", f"booted {DEFAULT}"], "one switch, then back"
     assert vm.running == DEFAULT
+
+
+def test_a_failed_switch_fails_that_kernel_s_cells_only_with_the_reason(
+    vm: FakeVM, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GRUB ignores the one-shot entry: the host comes back on its default kernel."""
+    monkeypatch.setattr(vm, "grub_reboot", lambda text: (0, "", ""))
+    spec = tmp_path / "kernels.yml"
+    spec.write_text(SPEC)
+    inventory = tmp_path / "lab.yml"
+    inventory.write_text(
+        "all:\n  hosts:\n    lab1:\n      kernels: [linux-image-5.10.0-26-amd64]\n"
+    )
+    monkeypatch.setenv("NETMATRIX_DB", f"sqlite:///{tmp_path / 'netmatrix.db'}")
+    options = matrix.MatrixOptions(spec, "lab1", inventory=inventory, results=tmp_path / "r")
+    assert matrix.run_matrix(options).counts == {"ok": 2, "failed": 2}
+    with open_database() as db:
+        [campaign] = repository.all_campaigns(db)
+        rows = repository.runs_rows(db, campaign)
+    failed = {(row.cell, row.error) for row in rows if row.status == "failed"}
+    base = "mode=loopback,size=64,proto=tcp,host=lab1"
+    assert failed == {
+        (
+            f"{base},kernel={OTHER}",
+            f"kernel {OTHER}: kernel switch on lab1: expected {OTHER}, running {DEFAULT} "
+            "after reboot",
+        )
+    }
+    assert {row.kernel for row in rows if row.status == "ok"} == {DEFAULT}

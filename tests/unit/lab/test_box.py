@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.errors import NetmatrixError
-from orchestrator.lab import box, libvirt, qemu
+from orchestrator.lab import box, guest, libvirt, qemu
 from orchestrator.lab.lifecycle import needs_other_kernel
 from tests.fakes import FakeConnection
 
@@ -51,7 +51,7 @@ def test_the_digest_covers_kernels_their_order_the_key_and_the_image() -> None:
 
 def test_the_mbr_holds_one_bootable_linux_partition_after_the_first_mebibyte() -> None:
     sectors = 8 * 1024**3 // 512
-    record = box.mbr(sectors)
+    record = guest.mbr(sectors)
     assert len(record) == 512 and record[510:] == b"\x55\xaa"
     status, kind, start, count = struct.unpack("<B3xB3xII", record[446:462])
     assert (status, kind, start, start + count) == (0x80, 0x83, 2048, sectors)
