@@ -364,8 +364,12 @@ def set_guest_promisc(lab: Lab, entry: Host, mode: str) -> None:
     promiscuity = re.search(r"\bpromiscuity (\d+)", details)
     if promiscuity is None or (int(promiscuity[1]) > 0) != (state == "on"):
         raise NetmatrixError(f"{entry.name}: {lab_nic} did not turn promiscuous {state}")
-    machine = "libvirt VM" if entry.vars.get("provider") == "libvirt" else "docker node"
+    machine, inside = (
+        ("libvirt VM", "the VM")
+        if entry.vars.get("provider") == "libvirt"
+        else ("docker node", "the node")
+    )
     lab.say(
         f"{entry.name}: {machine}, no hypervisor NIC to set: turned {lab_nic} promiscuous "
-        f"{state} inside with `ip link` (ip -d link: promiscuity {promiscuity[1]})"
+        f"{state} inside {inside} with `ip link` (ip -d link: promiscuity {promiscuity[1]})"
     )

@@ -326,7 +326,7 @@ def test_lab_promisc_sets_the_lab_nic_inside_docker_nodes(docker_lab: DockerLab)
     assert "PROMISC" in flags
     assert said == [
         "lab2: docker node, no hypervisor NIC to set: turned eth1 promiscuous on inside the "
-        "node with `ip link`"
+        "node with `ip link` (ip -d link: promiscuity 1)"
     ]
 
 

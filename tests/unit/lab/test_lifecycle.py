@@ -271,8 +271,8 @@ def test_promisc_on_docker_nodes_uses_ip_link_inside_the_node(lab: Lab, said: li
         ("ip -d -o link show eth1", False),
     ]
     assert said == [
-        "lab1: docker node, no hypervisor NIC to set: turned eth1 promiscuous on inside with "
-        "`ip link` (ip -d link: promiscuity 1)"
+        "lab1: docker node, no hypervisor NIC to set: turned eth1 promiscuous on inside the "
+        "node with `ip link` (ip -d link: promiscuity 1)"
     ]
 
 
@@ -287,8 +287,8 @@ def test_promisc_on_libvirt_vms_sets_the_guest_nic_and_verifies_it(lab: Lab, sai
     lab_promisc(lab, ["lab1"], "allow-all", 2)
     assert opened[0].commands == ["ip link set eth1 promisc on", "ip -d -o link show eth1"]
     assert said == [
-        "lab1: libvirt VM, no hypervisor NIC to set: turned eth1 promiscuous on inside with "
-        "`ip link` (ip -d link: promiscuity 1)"
+        "lab1: libvirt VM, no hypervisor NIC to set: turned eth1 promiscuous on inside the "
+        "VM with `ip link` (ip -d link: promiscuity 1)"
     ]
 
 
