@@ -4,7 +4,8 @@ A run's `perf script` text is tens to hundreds of MB; what the database keeps of
 kB: records per event and per device, inclusive sample counts of kernel functions, and the
 folded stacks (gzip). Running this next to the trace means only that crosses the network.
 The module runs stand-alone (standard library only) from the zipapp `hosttools` builds:
-`python3 netmatrix-reduce.pyz TRACE --out reduction.json --folded folded.txt.gz`.
+`python3 netmatrix-reduce.pyz TRACE --out reduction.json --folded folded.txt.gz`, and with
+`--function-graph F1,F2` it reduces an ftrace pass instead (`ftrace_reduce`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import sys
 from pathlib import Path
 
 from orchestrator.analysis.folding import collapse
+from orchestrator.analysis.ftrace_reduce import reduce_function_graph
 from orchestrator.analysis.perfscript import ParseStats, read_records
 from orchestrator.analysis.summary import summarize
 
@@ -64,11 +66,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="reduction JSON to write")
     parser.add_argument("--folded", type=Path, help="folded stacks to write (gzip)")
     parser.add_argument("--comm-prefix", default="", help="count only these processes' records")
+    parser.add_argument(
+        "--function-graph",
+        metavar="F1,F2",
+        help="TRACE is ftrace function_graph text: summarise these graph roots instead",
+    )
+    parser.add_argument("--ftrace-stats", type=Path, help="tracefs per_cpu stats, concatenated")
     args = parser.parse_args(argv)
     if not args.trace.is_file():
         print(f"netmatrix-reduce: {args.trace}: no such file", file=sys.stderr)
         return 2
-    reduction = reduce_trace(args.trace, args.folded, args.comm_prefix)
+    if args.function_graph is not None:
+        stats = args.ftrace_stats.read_text() if args.ftrace_stats else ""
+        reduction = reduce_function_graph(args.trace, args.function_graph.split(","), stats)
+    else:
+        reduction = reduce_trace(args.trace, args.folded, args.comm_prefix)
     args.out.write_text(json.dumps(reduction, sort_keys=True) + "\n")
     return 0
 

@@ -7,6 +7,9 @@ this run's things" is always correct, whether the run succeeded, failed or was i
 
 The traced phase runs `perf record -a … -- <client>`, then `perf script` and the reducer on
 the host, so only the reduction (a few kB) and, when asked, the compressed text come back.
+When the spec has `ftrace`, the client then runs once more under function_graph, in a pass of
+its own after perf's, so that neither tracer's cost lands in the other's numbers; a kernel
+without the tracer makes that part `unsupported` (in the kernel's words), not the run.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from orchestrator.analysis.ftrace_reduce import GraphedFunction
 from orchestrator.artifacts import Artifact, fetch_artifact, write_artifact
 from orchestrator.connection import CommandResult, Connection
 from orchestrator.errors import DiskFull, NetmatrixError
@@ -77,6 +81,7 @@ class RunOutcome:
     device_counts: Mapping[str, int] = field(default_factory=dict)
     function_counts: Mapping[str, int] = field(default_factory=dict)
     artifacts: tuple[Artifact, ...] = ()
+    ftrace: tuple[GraphedFunction, ...] = ()
 
 
 def execute(conn: Connection, request: RunRequest, progress=None) -> RunOutcome:
@@ -110,6 +115,7 @@ def _measure(
     metrics: dict[str, tuple[float, str]] = {}
     artifacts: list[Artifact] = []
     reduction: dict[str, Any] = {}
+    graphed: tuple[GraphedFunction, ...] = ()
     client_args = _client_args(request, target)
     client = modes.client_argv(placement, client_args)
     timeout = request.spec.warmup + request.spec.duration + CLIENT_GRACE
@@ -139,6 +145,11 @@ def _measure(
             metrics["records"] = (float(reduction["records"]), "records")
             metrics["records_all"] = (float(reduction["records_all"]), "records")
             metrics["unreadable_lines"] = (float(reduction["unreadable_lines"]), "lines")
+            if request.spec.trace.ftrace is not None:
+                say("ftrace")
+                graphed, ftrace_metrics, fetched = _ftrace_pass(conn, request, client, timeout)
+                metrics.update(ftrace_metrics)
+                artifacts += fetched
     say("collect")
     server_lines = _stop_server(conn, placement, request)
     artifacts.append(
@@ -151,7 +162,82 @@ def _measure(
         device_counts=reduction.get("devices", {}),
         function_counts=reduction.get("functions", {}),
         artifacts=tuple(artifacts),
+        ftrace=graphed,
     )
+
+
+def _ftrace_pass(
+    conn: Connection, request: RunRequest, client: Sequence[str], timeout: float
+) -> tuple[tuple[GraphedFunction, ...], dict[str, tuple[float, str]], list[Artifact]]:
+    """The client once more under function_graph; the tracer is reset whatever happens."""
+    options = request.spec.trace.ftrace
+    assert options is not None
+    try:
+        result = conn.sudo(
+            tracing.ftrace_argv(options, request.workdir, client), timeout=timeout + 60
+        )
+    finally:
+        conn.sudo(tracing.ftrace_reset_argv(request.workdir), timeout=30)
+    recording = tracing.parse_ftrace_pass(result)
+    if recording.unsupported is not None:
+        unsupported = tuple(
+            GraphedFunction(name, "unsupported", recording.unsupported)
+            for name in options.graph_functions
+        )
+        return unsupported, {}, []
+    report = _client_report(result, "ftrace")
+    artifacts = [write_artifact(request.artifact_dir, "client-ftrace.json", report)]
+    accepted = [name for name in options.graph_functions if name not in recording.refused]
+    work = request.workdir
+    reduced = conn.sudo(
+        [
+            "python3",
+            REDUCER_PATH,
+            f"{work}/ftrace.txt",
+            "--out",
+            f"{work}/ftrace.json",
+            "--function-graph",
+            ",".join(accepted),
+            "--ftrace-stats",
+            f"{work}/ftrace.stats",
+        ],
+        timeout=600,
+    )
+    if not reduced.ok:
+        raise RunFailed(f"reducing the ftrace trace failed: {_last_line(reduced)}")
+    artifacts += _fetch(
+        conn, request, [("ftrace-reduction", "ftrace.json")], ("ftrace", "ftrace.txt")
+    )
+    reduction = json.loads((request.artifact_dir / "ftrace.json").read_text())
+    found = {item["function"]: GraphedFunction.from_dict(item) for item in reduction["functions"]}
+    graphed = tuple(
+        found.get(name) or GraphedFunction(name, "unsupported", recording.refused[name])
+        for name in options.graph_functions
+    )
+    metrics = _client_metrics(report, "ftrace")
+    metrics["ftrace_overrun"] = (float(reduction["overrun"]), "entries")
+    metrics["ftrace_lost"] = (float(reduction["lost"]), "events")
+    return graphed, metrics, artifacts
+
+
+def _fetch(
+    conn: Connection,
+    request: RunRequest,
+    remote: Sequence[tuple[str, str]],
+    kept: tuple[str, str],
+) -> list[Artifact]:
+    """Fetch the work directory's files `remote` (kind, name), and the raw trace `kept`
+    (kind, name) compressed with xz when the run was asked to keep it."""
+    work = request.workdir
+    wanted = list(remote)
+    if request.keep_script:
+        kind, name = kept
+        conn.sudo(["xz", "-1", "-T1", f"{work}/{name}"], timeout=600, check=True)
+        wanted.append((kind, f"{name}.xz"))
+    return [
+        fetch_artifact(conn, f"{work}/{name}", request.artifact_dir, name, kind)
+        for kind, name in wanted
+    ]
 
 
 def _server_args(request: RunRequest) -> list[str]:
@@ -309,14 +395,12 @@ def _reduce_on_host(conn: Connection, request: RunRequest) -> tuple[dict[str, An
     )
     if not reduced.ok:
         raise RunFailed(f"reducing the trace failed: {_last_line(reduced)}")
-    remote = [("reduction", "reduction.json"), ("folded", "folded.txt.gz")]
-    if request.keep_script:
-        conn.sudo(["xz", "-1", "-T1", script], timeout=600, check=True)
-        remote.append(("perf-script", "perf.txt.xz"))
-    fetched = [
-        fetch_artifact(conn, f"{work}/{name}", request.artifact_dir, name, kind)
-        for kind, name in remote
-    ]
+    fetched = _fetch(
+        conn,
+        request,
+        [("reduction", "reduction.json"), ("folded", "folded.txt.gz")],
+        ("perf-script", "perf.txt"),
+    )
     reduction = json.loads((request.artifact_dir / "reduction.json").read_text())
     reduction["lost"] = tracing.parse_recording(produced.stderr).lost
     return reduction, fetched
@@ -349,17 +433,21 @@ fi
 """
 
 # One round trip for the whole teardown. The process patterns start with a bracket expression
-# (`[p]erf`) so that they cannot match the command line of the shell that carries them.
+# (`[p]erf`) so that they cannot match the command line of the shell that carries them. The
+# ftrace pass's shell (`sh -c … ftrace WORK …`) dies before the tracer is reset, so that it
+# cannot switch tracing off again after the reset.
 _TEARDOWN = f"""
 tag="$1"; port="$2"; work="$3"; label="{modes.LABEL}=$tag"
 traffic="[c]lient.py .*--port $port|[s]erver.py .*--port $port"
-{_KILL_AND_WAIT}kill_and_wait -f "[p]erf .*$tag|$traffic"
+{_KILL_AND_WAIT}kill_and_wait -f "[p]erf .*$tag|[f]trace $work |$traffic"
+{tracing.FTRACE_RESET}ftrace_reset "$work/{tracing.FTRACE_STATE}"
 {_REMOVE_LABELLED}rm -rf "$work"
 """
 
 
 def teardown(conn: Connection, request: RunRequest) -> None:
-    """Kill this run's processes, remove its containers, networks and work directory.
+    """Kill this run's processes, reset ftrace if its pass changed it, remove its
+    containers, networks and work directory.
 
     Safe to call at any point and more than once: from the run's own `finally`, and from
     the main thread on Ctrl-C, which ends the remote commands a run is waiting on.
@@ -376,8 +464,11 @@ def teardown(conn: Connection, request: RunRequest) -> None:
 # pattern stays within 15 characters, the longest pgrep matches against a name.
 _SWEEP = f"""
 label={modes.LABEL}
-{_KILL_AND_WAIT}kill_and_wait -f "[p]erf .*{REMOTE_WORK}/"
+{_KILL_AND_WAIT}kill_and_wait -f "[p]erf .*{REMOTE_WORK}/|[f]trace {REMOTE_WORK}/"
 kill_and_wait "^nm-[0-9a-f]+$"
+{tracing.FTRACE_RESET}for state in {REMOTE_WORK}/*/{tracing.FTRACE_STATE}; do
+    ftrace_reset "$state"
+done
 {_REMOVE_LABELLED}rm -rf {REMOTE_WORK}
 """
 

@@ -48,6 +48,8 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "trace": {"perf": {}},
     # period 11: the largest odd period within ~5% of full recordings (bench/RESULTS.md)
     "trace.perf": {"events": ["net:*", "skb:*"], "call_graph": "fp", "period": 11},
+    # 4 MB per CPU holds about 100k function_graph entries; depth 0 is the kernel's "no limit".
+    "trace.ftrace": {"buffer_size_kb": 4096, "max_graph_depth": 0},
 }
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
@@ -58,6 +60,13 @@ _FUNCTION = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
 _KERNEL_PATTERN = re.compile(r"[A-Za-z0-9._+~*?\[\]!-]+")
 # perf's event syntax (net:*, cpu/event=0x3c/u, {a,b}:S) without spaces or shell characters.
 _EVENT = re.compile(r"[A-Za-z0-9_:*?.,=/@+{}\[\]-]+")
+# A set_ftrace_filter glob (net*, *skb*, tcp_v4_?cv), negated with a leading `!`, or limited
+# to a module (`*:mod:bridge`): no spaces or shell characters.
+_FILTER = re.compile(r"!?[A-Za-z0-9_.*?\[\]]+(?::mod:[A-Za-z0-9_-]+)?")
+# Per CPU: 1 GB of trace buffer per CPU is more than any lab host should give away.
+MAX_BUFFER_KB = 1 << 20
+# The kernel's own limit on function_graph's depth (FTRACE_RETFUNC_DEPTH is 50 or 100).
+MAX_GRAPH_DEPTH = 100
 
 
 @dataclass(frozen=True)
@@ -81,9 +90,20 @@ class Perf:
 
 @dataclass(frozen=True)
 class Ftrace:
-    """ftrace function_graph options: the functions to graph."""
+    """ftrace function_graph options.
+
+    Attributes:
+        graph_functions: the roots of the graphs (`set_graph_function`).
+        filter: globs that limit the functions traced at all (`set_ftrace_filter`; empty:
+            every function under the roots).
+        buffer_size_kb: the ring buffer per CPU; a fuller one overruns (counted).
+        max_graph_depth: how deep under a root to trace (0: no limit).
+    """
 
     graph_functions: tuple[str, ...]
+    filter: tuple[str, ...]
+    buffer_size_kb: int
+    max_graph_depth: int
 
 
 @dataclass(frozen=True)
@@ -181,35 +201,55 @@ def _axes(node: Node) -> Axes:
 def _trace(node: Node) -> Trace:
     fields = node.mapping(optional=("ftrace",), defaults=DEFAULTS["trace"])
     perf = fields["perf"].mapping(defaults=DEFAULTS["trace.perf"])
-    events: list[str] = []
-    for item in perf["events"].sequence(unique=True):
-        event = item.string()
-        if not _EVENT.fullmatch(event):
-            raise item.error(
-                f"{event!r} is not a perf event (no spaces or shell characters allowed)"
-            )
-        events.append(event)
+    events = _strings(
+        perf["events"], _EVENT, "is not a perf event (no spaces or shell characters allowed)"
+    )
     period = perf["period"].integer()
     if not 1 <= period <= MAX_PERIOD:
         raise perf["period"].error(f"{period} is out of range (1..{MAX_PERIOD})")
-    ftrace = None
-    if "ftrace" in fields:
-        graph = fields["ftrace"].mapping(required=("graph_functions",))["graph_functions"]
-        functions: list[str] = []
-        for item in graph.sequence(unique=True):
-            function = item.string()
-            if not _FUNCTION.fullmatch(function):
-                raise item.error(f"{function!r} is not a kernel function name")
-            functions.append(function)
-        ftrace = Ftrace(graph_functions=tuple(functions))
     return Trace(
         perf=Perf(
-            events=tuple(events),
+            events=events,
             call_graph=perf["call_graph"].choice(CALL_GRAPHS, "call graph"),
             period=period,
         ),
-        ftrace=ftrace,
+        ftrace=_ftrace(fields["ftrace"]) if "ftrace" in fields else None,
     )
+
+
+def _ftrace(node: Node) -> Ftrace:
+    fields = node.mapping(
+        required=("graph_functions",), optional=("filter",), defaults=DEFAULTS["trace.ftrace"]
+    )
+    functions = _strings(fields["graph_functions"], _FUNCTION, "is not a kernel function name")
+    patterns = (
+        _strings(
+            fields["filter"],
+            _FILTER,
+            "is not an ftrace filter pattern (a glob like net* or *skb*, no spaces or shell "
+            "characters)",
+        )
+        if "filter" in fields
+        else ()
+    )
+    buffer_kb = fields["buffer_size_kb"].integer()
+    if not 1 <= buffer_kb <= MAX_BUFFER_KB:
+        raise fields["buffer_size_kb"].error(f"{buffer_kb} is out of range (1..{MAX_BUFFER_KB})")
+    depth = fields["max_graph_depth"].integer()
+    if not 0 <= depth <= MAX_GRAPH_DEPTH:
+        raise fields["max_graph_depth"].error(f"{depth} is out of range (0..{MAX_GRAPH_DEPTH})")
+    return Ftrace(functions, patterns, buffer_kb, depth)
+
+
+def _strings(node: Node, pattern: re.Pattern[str], refusal: str) -> tuple[str, ...]:
+    """A non-empty list of distinct strings that each match `pattern` whole."""
+    values: list[str] = []
+    for item in node.sequence(unique=True):
+        value = item.string()
+        if not pattern.fullmatch(value):
+            raise item.error(f"{value!r} {refusal}")
+        values.append(value)
+    return tuple(values)
 
 
 def _seconds(node: Node, *, allow_zero: bool) -> float:

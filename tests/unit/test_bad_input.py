@@ -300,6 +300,18 @@ CASES: dict[str, Case] = {
         )
         for kind, inject in SHELL.items()
     },
+    **{
+        f"spec-ftrace-filter-{kind}": _spec(
+            lambda s, inject=inject: _spec_text(
+                f"trace: {{ftrace: {{graph_functions: [f], filter: ['{inject(s)}']}}}}\n"
+            ),
+            "4:49: trace.ftrace.filter[0]: ",
+            "is not an ftrace filter pattern",
+        )
+        for kind, inject in SHELL.items()
+    },
+    "spec-ftrace-empty-functions": _spec_fixture("ftrace-empty-functions.yml"),
+    "spec-ftrace-empty-filter": _spec_fixture("ftrace-empty-filter.yml"),
     # Choices (one shell form each: they share one check, Node.choice).
     "spec-mode-command-substitution": _spec(
         lambda s: _spec_text("", f"mode: ['$({s.touch})'], size: [64], proto: [tcp]"),

@@ -35,7 +35,9 @@ def test_design_matrix_loads_as_written_in_design() -> None:
     assert spec.trace == Trace(
         # DESIGN.md writes period 1; issue 8's fidelity benchmark chose 11 (bench/RESULTS.md)
         perf=Perf(events=("net:*", "skb:*"), call_graph="fp", period=11),
-        ftrace=Ftrace(("br_dev_queue_push_xmit", "macvlan_start_xmit", "ipvlan_queue_xmit")),
+        ftrace=Ftrace(
+            ("br_dev_queue_push_xmit", "macvlan_start_xmit", "ipvlan_queue_xmit"), (), 4096, 0
+        ),
     )
 
 
@@ -69,7 +71,9 @@ def test_every_field_can_be_set() -> None:
     assert (spec.repetitions, spec.duration, spec.warmup) == (1000, 120.0, 0.0)
     assert (spec.phases, spec.traffic) == (("traced",), "rr")
     assert spec.trace.perf == Perf(("net:net_dev_queue",), "dwarf", 7)
-    assert spec.trace.ftrace == Ftrace(("br_handle_frame",))
+    assert spec.trace.ftrace == Ftrace(
+        ("br_handle_frame",), ("net*", "*skb*", "!*:mod:bridge"), 1024, 5
+    )
 
 
 def test_hash_ignores_formatting_and_spelling_of_the_same_values() -> None:
