@@ -27,7 +27,13 @@ def entry_lines(log: Path, function: str) -> list[str]:
 @pytest.mark.parametrize("log", [BRIDGE, IPVLAN], ids=["bridge", "ipvlan"])
 @pytest.mark.parametrize(
     "function",
-    ["br_dev_queue_push_xmit", "br_forward", "br_handle_frame", "br_fdb_find_rcu", "netif_receive_skb"],
+    [
+        "br_dev_queue_push_xmit",
+        "br_forward",
+        "br_handle_frame",
+        "br_fdb_find_rcu",
+        "netif_receive_skb",
+    ],
 )
 def test_calls_are_the_raw_entry_lines(log: Path, function: str) -> None:
     [reduced] = reduce_function_graph(log, [function])["functions"]
