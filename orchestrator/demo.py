@@ -15,7 +15,7 @@ from orchestrator.experiment.matrix import MatrixOptions, run_matrix
 from orchestrator.lab.lifecycle import lab_up, open_lab
 from orchestrator.provision import provision
 from orchestrator.reports import queries
-from orchestrator.reports.rows import print_rows
+from orchestrator.reports.runs_table import print_runs
 from orchestrator.reports.summary import demo_summary
 
 DEMO_SPEC = Path(__file__).resolve().parent.parent / "playbooks" / "demo.yml"
@@ -39,9 +39,7 @@ def run_demo(figures: Path) -> None:
     if result.interrupted:
         raise NetmatrixError("interrupted: run make demo again to finish what is missing")
     lab.say("== results.runs")
-    print_rows(
-        queries.runs(result.campaign), "table", title="runs", columns=queries.RUN_COLUMNS[2:]
-    )
+    print_runs(queries.runs(result.campaign), "table")
     lab.say("== results.table --metric mbps --baseline loopback")
     written = demo_summary(result.campaign, figures)
     lab.say("== results.diff --mode bridge --baseline loopback")

@@ -52,13 +52,14 @@ def render_rows(
     for name in names:
         table.add_column(name)
     for record in records:
-        table.add_row(*(_cell(record.get(name)) for name in names))
+        table.add_row(*(field_text(record.get(name)) for name in names))
     buffer = io.StringIO()
     Console(file=buffer, width=max(80, Console().width), highlight=False).print(table)
     return buffer.getvalue()
 
 
-def _cell(value: Any) -> str:
+def field_text(value: Any) -> str:
+    """A value as the tables show it: `-` for missing, floats to two decimals."""
     if value is None:
         return "-"
     if isinstance(value, float):

@@ -19,17 +19,20 @@ _DIFF_FORMATS = ("table", "json")
 @task(
     help={
         "campaign": "campaign name (default: every campaign)",
-        "format": "table, json or csv",
+        "format": "table, json or csv (json and csv always have every column)",
+        "wide": "every column at full width; the table otherwise keeps the columns that fit "
+        "the terminal (COLUMNS, else 80) and names the ones it left out",
     }
 )
 @user_errors
-def runs(c, campaign=None, format="table"):
+def runs(c, campaign=None, format="table", wide=False):
     """One row per run: cell, host, kernel, status, throughput, trace events, error."""
     from orchestrator.reports import queries
-    from orchestrator.reports.rows import FORMATS, print_rows
+    from orchestrator.reports.rows import FORMATS
+    from orchestrator.reports.runs_table import print_runs
 
     choice_flag("--format", format, FORMATS)
-    print_rows(queries.runs(campaign), format, title="runs", columns=queries.RUN_COLUMNS)
+    print_runs(queries.runs(campaign), format, wide=wide)
 
 
 @task(
