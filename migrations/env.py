@@ -2,8 +2,10 @@
 
 netmatrix hands over an open connection (`config.attributes["connection"]`, see
 `orchestrator/db/migrate.py`); the `alembic` command line migrates the database `NETMATRIX_DB`
-names (default `results/netmatrix.db`). `render_as_batch=True` because SQLite cannot alter
-most of a table in place: revisions then copy the table and swap it in.
+names (default `results/netmatrix.db`, or a PostgreSQL server). `render_as_batch=True` because
+SQLite cannot alter most of a table in place: revisions then copy the table and swap it in; on
+PostgreSQL the same revisions alter the table in place (batch mode recreates only on SQLite).
+Revisions run in one transaction on either, since PostgreSQL's DDL is transactional too.
 """
 
 from alembic import context

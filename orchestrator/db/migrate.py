@@ -11,12 +11,13 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import URL, Connection, Engine
+from sqlalchemy import URL, Connection, Engine, text
 
 import orchestrator
 from orchestrator.errors import NetmatrixError
 
 MIGRATIONS = Path(orchestrator.__file__).parent.parent / "migrations"
+MIGRATION_LOCK = 0x6E6D5F6D  # "nm_m": the advisory lock a PostgreSQL migration holds
 
 
 def alembic_config(connection: Connection) -> Config:
@@ -41,12 +42,16 @@ def current_revision(engine: Engine) -> str | None:
 def upgrade(engine: Engine) -> None:
     """Bring the schema to the newest revision, doing nothing when it is there already.
 
-    The upgrade runs in one transaction (on SQLite, `BEGIN IMMEDIATE`): two netmatrix started
-    at once on a new database migrate it once, the second waiting for the first.
+    The upgrade runs in one transaction: two netmatrix started at once on a new database
+    migrate it once, the second waiting for the first. SQLite's `BEGIN IMMEDIATE` orders
+    them; on PostgreSQL, whose DDL takes no lock until a table exists, a transaction-level
+    advisory lock does, and the second then finds the schema at head.
     """
     if current_revision(engine) == head_revision():
         return
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         command.upgrade(alembic_config(connection), "head")
 
 

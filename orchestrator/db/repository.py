@@ -11,16 +11,17 @@ earlier ones, and `supersede_cell_runs` supersedes a whole cell before it is run
 
 import dataclasses
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
 
 from sqlalchemy import Integer, cast, exists, func, insert, select, text, update
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
+from orchestrator.db import postgres
 from orchestrator.db.metrics import EVENTS, LOST_EVENTS, MBPS, MBPS_TRACED, MSGS_PER_S, RECORDS
 from orchestrator.db.models import (
     Artifact,
@@ -35,7 +36,7 @@ from orchestrator.db.models import (
     Run,
     RunStatus,
 )
-from orchestrator.db.session import Database
+from orchestrator.db.session import Database, driver_message
 from orchestrator.errors import NetmatrixError
 
 # What resume skips. An unsupported mode stays unsupported on the same kernel, so trying it
@@ -121,20 +122,18 @@ def get_or_create_campaign(
 ) -> CampaignRef:
     """The campaign of this spec, created on first use: resume finds it by name and hash."""
     with db.transaction() as session:
-        campaign = session.scalar(
-            select(Campaign).where(Campaign.name == name, Campaign.spec_hash == spec_hash)
-        )
-        if campaign is None:
-            campaign = Campaign(
+        campaign = _find_or_add(
+            session,
+            select(Campaign).where(Campaign.name == name, Campaign.spec_hash == spec_hash),
+            lambda: Campaign(
                 name=name,
                 spec_text=spec_text,
                 spec_hash=spec_hash,
                 version=version,
                 git_commit=commit,
                 created_at=_now(),
-            )
-            session.add(campaign)
-            session.flush()
+            ),
+        )
         return CampaignRef(campaign.id, campaign.name, campaign.spec_hash)
 
 
@@ -197,11 +196,11 @@ def get_or_create_cell(
     """
     wanted = {"mode": mode, "size": size, "proto": proto, "host": host, "kernel": kernel}
     with db.transaction() as session:
-        cell = session.scalar(select(Cell).where(Cell.campaign_id == campaign.id, Cell.key == key))
-        if cell is None:
-            cell = Cell(campaign_id=campaign.id, key=key, **wanted)
-            session.add(cell)
-            session.flush()
+        cell = _find_or_add(
+            session,
+            select(Cell).where(Cell.campaign_id == campaign.id, Cell.key == key),
+            lambda: Cell(campaign_id=campaign.id, key=key, **wanted),
+        )
         changed = [name for name, value in wanted.items() if getattr(cell, name) != value]
         if changed:
             stored = ", ".join(f"{name}={getattr(cell, name)}" for name in changed)
@@ -290,19 +289,25 @@ def finish_run(
         )
 
 
-def mark_stale_runs_interrupted(db: Database, campaign: CampaignRef) -> int:
+def mark_stale_runs_interrupted(
+    db: Database, campaign: CampaignRef, hosts: Sequence[str] | None = None
+) -> int:
     """Mark the campaign's `running` runs `interrupted` (at start-up, after Ctrl-C).
+
+    Args:
+        hosts: only the runs of these hosts' cells: those the matrix holds the campaign's
+            lock for, on a shared database where another matrix may run the others.
 
     Returns:
         How many runs were marked.
     """
+    cells = select(Cell.id).where(Cell.campaign_id == campaign.id)
+    if hosts is not None:
+        cells = cells.where(Cell.host.in_(hosts))
     with db.transaction() as session:
         result = session.execute(
             update(Run)
-            .where(
-                Run.status == RunStatus.RUNNING,
-                Run.cell_id.in_(select(Cell.id).where(Cell.campaign_id == campaign.id)),
-            )
+            .where(Run.status == RunStatus.RUNNING, Run.cell_id.in_(cells))
             .values(
                 status=RunStatus.INTERRUPTED,
                 finished_at=_now(),
@@ -420,7 +425,8 @@ def latest_function_counts(
 
 
 def integrity_check(db: Database) -> list[str]:
-    """What is wrong with the database: SQLite's own checks, then ok runs without artifacts."""
+    """What is wrong with the database: SQLite's own checks (PostgreSQL: its catalog's, see
+    `postgres.catalog_problems`), then ok runs without artifacts."""
     problems = []
     with db.transaction() as session:
         if db.engine.dialect.name == "sqlite":
@@ -433,6 +439,8 @@ def integrity_check(db: Database) -> list[str]:
                 f"{table} row {rowid} refers to a missing {parent} row"
                 for table, rowid, parent, _ in session.execute(text("PRAGMA foreign_key_check"))
             ]
+        elif db.engine.dialect.name == "postgresql":
+            problems += postgres.catalog_problems(session)
         problems += [
             f"run {run_id} is ok but has no artifacts"
             for run_id in session.scalars(
@@ -450,12 +458,14 @@ def execute_read_only(db: Database, statement: str) -> QueryResult:
         raise ValueError("the user's SQL runs only on a database opened with read_only=True")
     try:
         with db.transaction() as session:
-            result = session.connection().exec_driver_sql(statement)
+            result = session.connection().exec_driver_sql(
+                statement, execution_options=postgres.USER_SQL
+            )
             if not result.returns_rows:
                 return QueryResult((), ())
             return QueryResult(tuple(result.keys()), tuple(tuple(row) for row in result))
     except DBAPIError as error:
-        raise NetmatrixError(f"SQL error: {error.orig}") from None
+        raise NetmatrixError(f"SQL error: {driver_message(error)}") from None
 
 
 def _now() -> datetime:
@@ -467,6 +477,27 @@ def _metric(name: str) -> Any:
     return (
         select(Metric.value).where(Metric.run_id == Run.id, Metric.name == name).scalar_subquery()
     )
+
+
+def _find_or_add(session: Session, query: Any, make: Callable[[], Any]) -> Any:
+    """The row `query` finds, else the new row `make()` returns, added.
+
+    SQLite serializes writers (`BEGIN IMMEDIATE`); PostgreSQL lets two add the same row at
+    once, and the second's insert then fails on the unique key: it takes the first one's row.
+    """
+    found = session.scalar(query)
+    if found is not None:
+        return found
+    row = make()
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        found = session.scalar(query)
+        if found is None:
+            raise
+        return found
+    return row
 
 
 def _insert(session: Session, model: type[Base], rows: list[dict[str, Any]]) -> None:
@@ -701,7 +732,9 @@ def dump_campaign(db: Database, campaign: CampaignRef) -> CampaignDump:
             .order_by(Cell.id, Run.repetition, Run.id)
         ).all()
         ids = [run.id for run, _ in runs]
-        snapshot_ids = sorted({run.host_snapshot_id for run, _ in runs})
+        # In the runs' order, not the ids': another database numbers the same snapshots
+        # in the order its writers happened to add them.
+        snapshot_ids = list(dict.fromkeys(run.host_snapshot_id for run, _ in runs))
         snapshots = {
             row.id: row
             for row in session.scalars(
@@ -733,7 +766,7 @@ def dump_campaign(db: Database, campaign: CampaignRef) -> CampaignDump:
                 event_counts=MappingProxyType(events.get(run.id, {})),
                 device_counts=MappingProxyType(devices.get(run.id, {})),
                 function_counts=MappingProxyType(functions.get(run.id, {})),
-                artifacts=tuple(artifacts.get(run.id, {}).values()),
+                artifacts=tuple(entry for _, entry in sorted(artifacts.get(run.id, {}).items())),
             )
             for run, cell in runs
         ),

@@ -1,9 +1,12 @@
 """Where the results database lives and how it is opened.
 
 SQLite at `results/netmatrix.db` by default, in WAL mode so that reports read while a matrix
-writes; any SQLAlchemy URL through `NETMATRIX_DB`. On SQLite a writing transaction takes the
-write lock when it begins (`BEGIN IMMEDIATE`): one that read first and wrote later would fail
-at once with "database is locked" instead of waiting its turn behind another netmatrix.
+writes; a shared PostgreSQL server through `NETMATRIX_DB` (`postgresql://user@host/db`, see
+`orchestrator.db.postgres`). On SQLite a writing transaction takes the write lock when it
+begins (`BEGIN IMMEDIATE`): one that read first and wrote later would fail at once with
+"database is locked" instead of waiting its turn behind another netmatrix.
+
+A password in the URL is never shown: every message names the database with it masked.
 """
 
 import os
@@ -18,7 +21,7 @@ from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from orchestrator.db import migrate
+from orchestrator.db import migrate, postgres
 from orchestrator.errors import NetmatrixError
 
 ENV_VAR = "NETMATRIX_DB"
@@ -50,7 +53,7 @@ class Database:
             with self.sessions.begin() as session:
                 yield session
         except DBAPIError as error:
-            if self.read_only and getattr(error.orig, "sqlite_errorcode", None) in REFUSED_WRITES:
+            if self.read_only and _refused_write(error.orig):
                 statement = " ".join(str(error.statement).split())
                 raise NetmatrixError(f"database is read-only: {statement}") from None
             raise
@@ -70,9 +73,10 @@ def open_database(url: str | None = None, *, read_only: bool = False) -> Databas
     """Open the database at `url` (default: `database_url()`), migrated to the newest schema.
 
     Args:
-        url: any SQLAlchemy URL.
-        read_only: open SQLite read-only (`mode=ro`, `query_only`): every write is refused.
-            Such a database is not migrated; an old schema is refused with what to run.
+        url: a SQLite or PostgreSQL SQLAlchemy URL (others are opened as they come).
+        read_only: every write is refused (SQLite: `mode=ro`, `query_only`; PostgreSQL:
+            read-only transactions). Such a database is not migrated; an old schema is
+            refused with what to run.
     """
     engine = make_engine(url or database_url(), read_only=read_only)
     try:
@@ -83,8 +87,16 @@ def open_database(url: str | None = None, *, read_only: bool = False) -> Databas
     except DBAPIError as error:
         engine.dispose()
         name = engine.url.render_as_string(hide_password=True)
-        raise NetmatrixError(f"cannot open the results database {name}: {error.orig}") from None
+        raise NetmatrixError(
+            f"cannot open the results database {name}: {driver_message(error)}"
+        ) from None
     return Database(engine, sessionmaker(engine, expire_on_commit=False), read_only)
+
+
+def driver_message(error: DBAPIError) -> str:
+    """The driver's words on one line (PostgreSQL's go on over hint and context lines)."""
+    lines = str(error.orig).strip().splitlines()
+    return lines[0] if lines else type(error.orig).__name__
 
 
 def make_engine(url: str, *, read_only: bool = False) -> Engine:
@@ -95,10 +107,12 @@ def make_engine(url: str, *, read_only: bool = False) -> Engine:
         raise NetmatrixError(
             f"the database URL is not a SQLAlchemy URL such as sqlite:///{DEFAULT_PATH}"
         ) from None
+    if parsed.get_backend_name() == "postgresql":
+        return postgres.make_engine(parsed, read_only=read_only)
     if parsed.get_backend_name() != "sqlite":
         if read_only:
             raise NetmatrixError(
-                f"read-only access needs a SQLite database, not {parsed.drivername}"
+                f"read-only access needs SQLite or PostgreSQL, not {parsed.drivername}"
             )
         return create_engine(parsed)
     if read_only:
@@ -108,6 +122,12 @@ def make_engine(url: str, *, read_only: bool = False) -> Engine:
     engine = create_engine(parsed, connect_args={"timeout": BUSY_TIMEOUT_S})
     _configure_sqlite(engine, read_only=read_only)
     return engine
+
+
+def _refused_write(error: BaseException | None) -> bool:
+    """Whether the driver's error is a read-only database refusing a write."""
+    sqlite_code = getattr(error, "sqlite_errorcode", None)
+    return sqlite_code in REFUSED_WRITES or postgres.refused_write(error)
 
 
 def _sqlite_file(url: URL) -> Path:

@@ -1,20 +1,39 @@
-"""One matrix at a time per results directory.
+"""One matrix at a time per results directory (SQLite) or per campaign and host (PostgreSQL).
 
 A starting matrix marks the runs it finds `running` as interrupted (a crash left them so);
 a second matrix on the same database would do that to the first one's live runs. So the
-second refuses, naming the holder, instead. The lock is an flock on a file in the results
-directory: the kernel releases it when the holder exits, however it exits.
+second refuses, naming the holder, instead. On SQLite the lock is an flock on a file in the
+results directory: the kernel releases it when the holder exits, however it exits. A shared
+PostgreSQL database is written by matrices on other controllers, which no file reaches: there
+an advisory lock per campaign and host, held by the matrix's own session on the server, guards
+a campaign's runs on that host (`orchestrator.db.postgres.campaign_lock`); the server releases
+it when the session ends.
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from orchestrator.db import postgres
+from orchestrator.db.session import Database
 from orchestrator.errors import NetmatrixError
+
+
+@contextmanager
+def campaign_guard(
+    db: Database, results: Path, campaign: str, spec_hash: str, hosts: Sequence[str]
+) -> Iterator[None]:
+    """Hold what keeps a second matrix off this one's runs, or refuse naming the holder."""
+    if db.engine.dialect.name == "postgresql":
+        with postgres.campaign_lock(db.engine, campaign, spec_hash, hosts):
+            yield
+    else:
+        with matrix_lock(results):
+            yield
 
 
 @contextmanager

@@ -42,7 +42,7 @@ from orchestrator.experiment.cells import (
 )
 from orchestrator.experiment.hosttools import install_host_files
 from orchestrator.experiment.kernel_stage import restore_default, switch_host
-from orchestrator.experiment.lock import matrix_lock
+from orchestrator.experiment.lock import campaign_guard
 from orchestrator.experiment.progress import MatrixProgress
 from orchestrator.experiment.schedule import Lane, Plan, Stage, plan
 from orchestrator.experiment.spec import Spec, load_spec, spec_hash
@@ -110,11 +110,16 @@ def run_matrix(options: MatrixOptions, progress_stream=None) -> MatrixResult:
     if options.dry_run:
         print(plan(spec, cells, set(), running).render())
         return MatrixResult(spec.name, {})
-    with matrix_lock(options.results), _database_full_is_disk_full(), open_database() as db:
+    names = [item.host.name for item in lab]
+    with (
+        _database_full_is_disk_full(),
+        open_database() as db,
+        campaign_guard(db, options.results, spec.name, campaign_hash, names),
+    ):
         campaign = repository.get_or_create_campaign(
             db, spec.name, options.spec_path.read_text(), campaign_hash, __version__, _commit()
         )
-        repository.mark_stale_runs_interrupted(db, campaign)
+        repository.mark_stale_runs_interrupted(db, campaign, names)
         if options.cell:
             for cell in cells:
                 repository.supersede_cell_runs(db, campaign, cell.key)

@@ -1,4 +1,5 @@
-"""Opening the database: where it lives, SQLite's settings, and read-only access that holds."""
+"""Opening the database: where it lives, SQLite's settings, read-only access that holds, and
+what a PostgreSQL URL becomes before any server is reached."""
 
 import os
 import re
@@ -9,10 +10,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, text
 
-from orchestrator.db import repository
+from orchestrator.db import postgres, repository
 from orchestrator.db.models import Campaign
 from orchestrator.db.repository import CampaignRef, QueryResult
-from orchestrator.db.session import Database, database_url, open_database
+from orchestrator.db.session import Database, database_url, make_engine, open_database
 from orchestrator.errors import NetmatrixError
 
 
@@ -182,6 +183,54 @@ def test_read_only_refuses_a_file_that_is_no_netmatrix_database(tmp_path: Path):
         open_database(f"sqlite:///{tmp_path / 'other.db'}", read_only=True)
 
 
-def test_read_only_needs_sqlite():
-    with pytest.raises(NetmatrixError, match="read-only access needs a SQLite database"):
-        open_database("postgresql://reader:secret@db.example/netmatrix", read_only=True)
+def test_read_only_needs_sqlite_or_postgresql():
+    with pytest.raises(NetmatrixError, match="read-only access needs SQLite or PostgreSQL"):
+        open_database("mysql://reader:secret@db.example/netmatrix", read_only=True)
+
+
+# PostgreSQL itself is tested in tests/integration/test_postgres*.py; these need no server
+# (an engine connects on first use).
+
+
+def test_postgresql_urls_go_through_psycopg_3_with_the_password_hidden():
+    engine = make_engine("postgresql://lab:s3cret-marker@db.example:5433/netmatrix")
+
+    assert engine.url.drivername == "postgresql+psycopg"
+    assert "s3cret-marker" not in f"{engine} {engine.url} {engine.url!r}"
+    assert engine.url.render_as_string(hide_password=True) == (
+        "postgresql+psycopg://lab:***@db.example:5433/netmatrix"
+    )
+
+
+def test_another_postgresql_driver_is_refused_with_the_ones_to_use():
+    with pytest.raises(NetmatrixError, match=r"psycopg 3: use postgresql:// or postgresql\+psyc"):
+        make_engine("postgresql+psycopg2://lab@db.example/netmatrix")
+
+
+@pytest.mark.parametrize(("value", "seconds"), [("", 120.0), ("2.5", 2.5), ("0", 0.0)])
+def test_the_statement_timeout_comes_from_netmatrix_db_timeout(
+    value: str, seconds: float, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("NETMATRIX_DB_TIMEOUT", value)
+    assert postgres.timeout_s() == seconds
+
+
+@pytest.mark.parametrize("value", ["soon", "-1", "1e9", "nan"])
+def test_a_bad_statement_timeout_is_one_line(value: str, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("NETMATRIX_DB_TIMEOUT", value)
+    with pytest.raises(NetmatrixError, match=f"^NETMATRIX_DB_TIMEOUT={value}: give seconds"):
+        make_engine("postgresql://lab@db.example/netmatrix")
+
+
+def test_campaign_lock_keys_differ_by_campaign_spec_and_host_and_stay_the_same():
+    keys = {
+        postgres.lock_key(name, spec, host)
+        for name in ("demo", "other")
+        for spec in ("a" * 64, "b" * 64)
+        for host in ("lab1", "lab2")
+    }
+    assert len(keys) == 8
+    assert all(-(2**31) <= key < 2**31 for key in keys)
+    assert postgres.lock_key("demo", "a" * 64, "lab1") == postgres.lock_key(
+        "demo", "a" * 64, "lab1"
+    )
