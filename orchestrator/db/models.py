@@ -212,3 +212,33 @@ class Artifact(Base):
     kind: Mapped[str]
     sha256: Mapped[str] = mapped_column(String(64))
     bytes: Mapped[int]
+
+
+class FtraceFunction(Base):
+    """What a run's ftrace pass (function_graph) measured of one graphed function.
+
+    `unsupported` rows carry the kernel's words in `error` (no function_graph, a refused
+    filter, a root the kernel does not know) and no figures: the run itself is still ok.
+    Durations are in microseconds, over the calls whose end was traced (`timed_calls`);
+    `overrun` and `lost` are the pass's, summed over CPUs, the same on each of its rows.
+    """
+
+    __tablename__ = "ftrace_function"
+    __table_args__ = (CheckConstraint("status IN ('ok', 'unsupported')", name="status"),)
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("run.id"), primary_key=True)
+    function: Mapped[str] = mapped_column(primary_key=True)
+    status: Mapped[str] = mapped_column(String(20))
+    error: Mapped[str | None] = mapped_column(Text)
+    calls: Mapped[int]
+    timed_calls: Mapped[int]
+    total_us: Mapped[float | None]
+    mean_us: Mapped[float | None]
+    p50_us: Mapped[float | None]
+    p90_us: Mapped[float | None]
+    p99_us: Mapped[float | None]
+    children_share: Mapped[float | None]
+    # [{"function": …, "calls": …, "total_us": …}], the longest in total first
+    top_callees: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    overrun: Mapped[int]
+    lost: Mapped[int]

@@ -27,7 +27,7 @@ from sqlalchemy.exc import OperationalError
 from orchestrator import __version__
 from orchestrator.artifacts import run_dir
 from orchestrator.connection import Connection, UnreachableError, connect
-from orchestrator.db import repository
+from orchestrator.db import ftrace_store, repository
 from orchestrator.db.models import RunStatus
 from orchestrator.db.session import Database, open_database
 from orchestrator.errors import DiskFull, NetmatrixError
@@ -542,3 +542,4 @@ def _store(db: Database, run_id: str, outcome: run.RunOutcome, results: Path) ->
         function_counts=dict(outcome.function_counts),
         artifacts=artifacts,
     )
+    ftrace_store.store_ftrace(db, run_id, outcome.ftrace)
