@@ -222,3 +222,33 @@ def report(c, out, campaign=None, baseline=None):
     from orchestrator.reports.html import write_report
 
     print(write_report(queries.load_campaign(campaign), Path(out), baseline))
+
+
+@task(
+    help={
+        "function": "a function the spec graphed (trace.ftrace.graph_functions), "
+        "e.g. br_dev_queue_push_xmit",
+        "stat": "each run's figure: mean, p50, p90, p99 (durations, µs) or calls",
+        "rows": "axis on the rows: mode, size, proto, host or kernel (default: mode)",
+        "cols": "axis on the columns (default: kernel)",
+        "by": "one table per value of this axis",
+        "campaign": "campaign name (default: the newest)",
+        "format": "table, markdown, csv or latex",
+    }
+)
+@user_errors
+def latency(
+    c, function, stat="mean", rows="mode", cols="kernel", by=None, campaign=None, format="table"
+):
+    """A graphed function's ftrace durations per cell: mean ± 95% CI across repetitions."""
+    import sys
+
+    from orchestrator.reports.latency import STATISTICS, latency_table, spec_for
+    from orchestrator.reports.table_formats import FORMATS, render_table
+    from orchestrator.reports.tables import check_spec
+
+    choice_flag("--stat", stat, STATISTICS)
+    choice_flag("--format", format, FORMATS)
+    spec = spec_for(rows, cols, by)
+    check_spec(spec)
+    sys.stdout.write(render_table(latency_table(function, spec, stat, campaign), format))
