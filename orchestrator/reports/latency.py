@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from types import MappingProxyType
 
 from orchestrator.analysis.ftrace_reduce import GraphedFunction
@@ -78,22 +79,40 @@ def latency_runs(
     return converted
 
 
-def latency_table(
-    function: str, spec: TableSpec, statistic: str = "mean", campaign: str | None = None
-) -> ResultTable:
-    """The campaign's (default: the newest) table of `function`'s `statistic`."""
+@dataclass(frozen=True)
+class LatencyData:
+    """A campaign's current runs and their ftrace figures of one function."""
+
+    campaign: str
+    runs: tuple[RunValues, ...]
+    ftrace: Mapping[str, Mapping[str, GraphedFunction]]
+    function: str
+
+    def figures(self, run: RunValues) -> GraphedFunction | None:
+        return self.ftrace.get(run.run_id, {}).get(self.function)
+
+
+def load_latency(function: str, campaign: str | None = None) -> LatencyData:
+    """The campaign's (default: the newest) runs and ftrace rows; a function it did not graph
+    is a user error naming the ones it did."""
     with open_database(read_only=True) as db:
         ref = repository.find_campaign(db, campaign)
-        runs = repository.current_run_values(db, ref)
+        runs = tuple(repository.current_run_values(db, ref))
         everything = ftrace_store.campaign_ftrace(db, ref)
     graphed = sorted({name for functions in everything.values() for name in functions})
     if function not in graphed:
         known = f"it has {', '.join(graphed)}" if graphed else "its runs recorded no ftrace"
         raise NetmatrixError(f"campaign {ref.name} has no ftrace figures of {function}: {known}")
-    table = build_table(ref.name, latency_runs(runs, everything, function, statistic), spec)
+    return LatencyData(ref.name, runs, everything, function)
+
+
+def latency_table(data: LatencyData, spec: TableSpec, statistic: str = "mean") -> ResultTable:
+    """The table of the function's `statistic`, laid out as `spec` says."""
+    runs = latency_runs(data.runs, data.ftrace, data.function, statistic)
+    table = build_table(data.campaign, runs, spec)
     title, unit = STATISTICS[statistic]
     return dataclasses.replace(
         table,
         spec=dataclasses.replace(spec, metric=f"ftrace {statistic}"),
-        metric=MetricChoice(f"ftrace: {title} of {function}", unit, MBPS),
+        metric=MetricChoice(f"ftrace: {title} of {data.function}", unit, MBPS),
     )

@@ -234,21 +234,39 @@ def report(c, out, campaign=None, baseline=None):
         "by": "one table per value of this axis",
         "campaign": "campaign name (default: the newest)",
         "format": "table, markdown, csv or latex",
+        "plot": "also draw each run's p50, p90 and p99 per mode and kernel: a .png, .pdf or .svg",
     }
 )
 @user_errors
 def latency(
-    c, function, stat="mean", rows="mode", cols="kernel", by=None, campaign=None, format="table"
+    c,
+    function,
+    stat="mean",
+    rows="mode",
+    cols="kernel",
+    by=None,
+    campaign=None,
+    format="table",
+    plot=None,
 ):
     """A graphed function's ftrace durations per cell: mean ± 95% CI across repetitions."""
     import sys
+    from pathlib import Path
 
-    from orchestrator.reports.latency import STATISTICS, latency_table, spec_for
+    from orchestrator.reports.latency import STATISTICS, latency_table, load_latency, spec_for
+    from orchestrator.reports.latency_plot import latency_figure
+    from orchestrator.reports.plots import FORMATS as FIGURE_FORMATS
+    from orchestrator.reports.plots import save_figure
     from orchestrator.reports.table_formats import FORMATS, render_table
     from orchestrator.reports.tables import check_spec
 
     choice_flag("--stat", stat, STATISTICS)
     choice_flag("--format", format, FORMATS)
+    if plot is not None:
+        choice_flag("--plot's suffix", Path(plot).suffix.lstrip("."), FIGURE_FORMATS)
     spec = spec_for(rows, cols, by)
     check_spec(spec)
-    sys.stdout.write(render_table(latency_table(function, spec, stat, campaign), format))
+    data = load_latency(function, campaign)
+    sys.stdout.write(render_table(latency_table(data, spec, stat), format))
+    if plot is not None:
+        print(save_figure(latency_figure(data), Path(plot)))

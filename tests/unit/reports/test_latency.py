@@ -12,7 +12,8 @@ from orchestrator.analysis.stats import describe
 from orchestrator.db import ftrace_store
 from orchestrator.db.models import RunStatus
 from orchestrator.reports import queries
-from orchestrator.reports.latency import latency_table, spec_for
+from orchestrator.reports.latency import latency_table, load_latency, spec_for
+from orchestrator.reports.latency_plot import latency_figure
 from orchestrator.reports.tables import CellState
 from tests.unit.reports.builders import Lab
 
@@ -56,7 +57,7 @@ def traced(lab: Lab, figures: dict[int, GraphedFunction]) -> Lab:
 
 
 def test_a_cell_is_the_mean_and_interval_of_the_runs_own_figures(traced: Lab, figures) -> None:
-    table = latency_table(PUSH, spec_for("mode", "size", None))
+    table = latency_table(load_latency(PUSH), spec_for("mode", "size", None))
     [group] = table.groups
     bridge = table.cell(group, "bridge", "64")
     means = [figures[cut].mean_us for cut in CUTS]
@@ -69,7 +70,7 @@ def test_a_cell_is_the_mean_and_interval_of_the_runs_own_figures(traced: Lab, fi
 
 
 def test_unsupported_ftrace_and_unsupported_modes_say_so(traced: Lab) -> None:
-    table = latency_table(PUSH, spec_for("mode", "size", None))
+    table = latency_table(load_latency(PUSH), spec_for("mode", "size", None))
     [group] = table.groups
     macvlan, ipvlan = table.cell(group, "macvlan", "64"), table.cell(group, "ipvlan-l2", "64")
     assert (macvlan.state, macvlan.note) == (CellState.UNSUPPORTED, NO_TRACER)
@@ -78,9 +79,9 @@ def test_unsupported_ftrace_and_unsupported_modes_say_so(traced: Lab) -> None:
 
 
 def test_calls_and_percentiles_are_each_runs_figure(traced: Lab, figures) -> None:
-    [group] = latency_table(PUSH, spec_for("mode", "size", None), "calls").groups
+    [group] = latency_table(load_latency(PUSH), spec_for("mode", "size", None), "calls").groups
     assert group.cells[("bridge", "64")].values == tuple(float(figures[cut].calls) for cut in CUTS)
-    [group] = latency_table(PUSH, spec_for("mode", "size", None), "p99").groups
+    [group] = latency_table(load_latency(PUSH), spec_for("mode", "size", None), "p99").groups
     assert group.cells[("bridge", "64")].values == tuple(figures[cut].p99_us for cut in CUTS)
 
 
@@ -125,3 +126,37 @@ def test_the_documented_ftrace_query_reads_the_table(traced: Lab, figures) -> No
     assert [row["calls"] for row in bridge] == [figures[cut].calls for cut in CUTS]
     assert [row["mean_us"] for row in bridge] == [round(figures[cut].mean_us, 3) for cut in CUTS]
     assert {row["error"] for row in rows if row["mode"] == "macvlan"} == {NO_TRACER}
+
+
+def test_the_plot_draws_each_runs_spread_and_names_what_is_missing(traced: Lab, figures) -> None:
+    figure = latency_figure(load_latency(PUSH))
+    [axes] = figure.axes
+    segments = [segment for collection in axes.collections for segment in collection.get_segments()]
+    assert sorted((low, high) for (_, low), (_, high) in segments) == sorted(
+        (figures[cut].p50_us, figures[cut].p99_us) for cut in CUTS
+    )
+    assert [tick.get_text() for tick in axes.get_xticklabels()] == [
+        "bridge",
+        "macvlan",
+        "host",
+        "ipvlan-l2",
+    ]
+    [note] = [text.get_text() for text in axes.texts]
+    assert note.splitlines() == [
+        "macvlan: ftrace unsupported",
+        "host: no calls",
+        "ipvlan-l2: unsupported",
+    ]
+
+
+def test_the_plot_is_the_same_bytes_every_time(traced: Lab, tmp_path: Path, capsys) -> None:
+    first, second = tmp_path / "a.png", tmp_path / "b.png"
+    for out in (first, second):
+        assert run_task("results.latency", "--function", PUSH, "--plot", str(out)) == 0
+    assert first.read_bytes() == second.read_bytes()
+    assert str(second) in capsys.readouterr().out
+
+
+def test_a_plot_of_an_unknown_format_is_refused_before_the_database(lab: Lab, capsys) -> None:
+    assert run_task("results.latency", "--function", PUSH, "--plot", "figure.txt") == 2
+    assert "must be one of png, pdf, svg, not 'txt'" in capsys.readouterr().err
