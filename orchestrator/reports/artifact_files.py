@@ -9,15 +9,13 @@ refused rather than followed.
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from orchestrator.connection.transfer import sha256_file
 from orchestrator.db.repository import ArtifactEntry
-
-CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -27,14 +25,6 @@ class CopyResult:
     copied: int
     present: int
     problems: tuple[str, ...]
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        while chunk := stream.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def safe_relative(path: str) -> PurePosixPath | None:
@@ -54,7 +44,7 @@ def check_artifacts(entries: Iterable[ArtifactEntry], source: Path) -> list[str]
             problems.append(f"{path}: refused, the path leaves the results directory")
         elif not (source / relative).is_file():
             problems.append(f"{path}: missing under {source}")
-        elif sha256_file(source / relative) != sha256:
+        elif sha256_file(source / relative)[0] != sha256:
             problems.append(f"{path}: its sha256 differs from the database's")
     return problems
 
@@ -71,7 +61,7 @@ def copy_artifacts(entries: Iterable[ArtifactEntry], source: Path, target: Path)
             continue
         destination = target / path
         if destination.is_file():
-            if sha256_file(destination) == sha256:
+            if sha256_file(destination)[0] == sha256:
                 present += 1
             else:
                 problems.append(f"{path}: a different file of that name is already in {target}")

@@ -26,10 +26,11 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
+from orchestrator.connection.transfer import sha256_file
 from orchestrator.db import repository
 from orchestrator.db.session import open_database
 from orchestrator.errors import NetmatrixError
-from orchestrator.reports.artifact_files import check_artifacts, copy_artifacts, sha256_file
+from orchestrator.reports.artifact_files import check_artifacts, copy_artifacts
 
 MANIFEST = "SHA256SUMS"
 DATABASE = "netmatrix.db"
@@ -76,7 +77,7 @@ def export_campaign(campaign: str | None, out: Path, results: Path) -> list[Path
         repository.import_campaign(exported, dump)
     files = sorted(path for path in out.rglob("*") if path.is_file())
     (out / MANIFEST).write_text(
-        "".join(f"{sha256_file(path)}  {path.relative_to(out).as_posix()}\n" for path in files)
+        "".join(f"{sha256_file(path)[0]}  {path.relative_to(out).as_posix()}\n" for path in files)
     )
     return [*files, out / MANIFEST]
 

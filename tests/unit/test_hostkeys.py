@@ -20,12 +20,8 @@ import paramiko
 import pytest
 
 from orchestrator import hostkeys
-from orchestrator.connection import (
-    SSHConnection,
-    UnreachableError,
-    _connect_ssh,
-    _fabric_connection,
-)
+from orchestrator.connection import SSHConnection, UnreachableError, connect_ssh
+from orchestrator.connection.ssh import _fabric_connection
 from orchestrator.host import Host
 
 ADDRESS, PORT = "10.0.0.1", 2201
@@ -95,7 +91,7 @@ def connect_to(host: Host, presenting: paramiko.PKey = SERVER_KEY) -> SSHConnect
             conn.connect_kwargs["sock"] = sock
             return conn
 
-        conn = _connect_ssh(
+        conn = connect_ssh(
             host, connect_timeout=5, retries=0, backoff=0, open_connection=open_connection
         )
         conn.close()

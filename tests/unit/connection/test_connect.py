@@ -17,10 +17,10 @@ from orchestrator.connection import (
     MissingKeyFile,
     SSHConnection,
     UnreachableError,
-    _connect_ssh,
-    _fabric_connection,
     connect,
+    connect_ssh,
 )
+from orchestrator.connection.ssh import _fabric_connection
 from orchestrator.host import Host
 from orchestrator.hostkeys import UnknownHostKey
 
@@ -62,7 +62,7 @@ class FakeOpen:
 def attempt(opener: FakeOpen, host: Host = HOST, **options: Any) -> tuple[Any, list[float]]:
     sleeps: list[float] = []
     settings = {"connect_timeout": 10.0, "retries": 3, "backoff": 0.5} | options
-    result = _connect_ssh(host, open_connection=opener, sleep=sleeps.append, **settings)
+    result = connect_ssh(host, open_connection=opener, sleep=sleeps.append, **settings)
     return result, sleeps
 
 
@@ -86,7 +86,7 @@ def test_backoff_doubles() -> None:
     opener = FakeOpen(*[refused()] * 4)
     sleeps: list[float] = []
     with pytest.raises(UnreachableError):
-        _connect_ssh(
+        connect_ssh(
             HOST,
             connect_timeout=1,
             retries=3,
@@ -190,7 +190,7 @@ def test_a_reconnect_tries_as_the_first_connect_was_told_to() -> None:
         return opener(host, connect_timeout)
 
     sleeps: list[float] = []
-    conn = _connect_ssh(
+    conn = connect_ssh(
         host,
         connect_timeout=2.5,
         retries=1,

@@ -14,13 +14,8 @@ import invoke
 import pytest
 from invoke.util import ExceptionWrapper
 
-from orchestrator.connection import (
-    DEAD_PEER_SECONDS,
-    CommandTimeout,
-    SSHConnection,
-    UnreachableError,
-    _notice_dead_peers,
-)
+from orchestrator.connection import CommandTimeout, SSHConnection, UnreachableError
+from orchestrator.connection.ssh import DEAD_PEER_SECONDS, _notice_dead_peers
 from orchestrator.host import Host
 
 Reply = tuple[int, str, str] | Callable[[str], tuple[int, str, str]] | BaseException
