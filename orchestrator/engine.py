@@ -14,14 +14,12 @@ Variable precedence, lowest first: inventory host vars, play vars, task vars, fa
 from __future__ import annotations
 
 import contextlib
-import fnmatch
+import functools
 import math
-import re
 import time
 import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
@@ -29,10 +27,12 @@ from orchestrator import modules, templating
 from orchestrator.connection import CommandTimeout, Connection, UnreachableError
 from orchestrator.display import Display, make_display
 from orchestrator.errors import NetmatrixError
-from orchestrator.host import Host
+from orchestrator.host import LOCALHOST, Host
+from orchestrator.inventory.patterns import select_hosts
 from orchestrator.modules.base import ModuleArgError, SimpleContext, TaskResult
+from orchestrator.outcome import HostRun, ItemOutcome, PlaybookRun, Status, TaskOutcome
 from orchestrator.playbook import Play, Playbook, Task
-from orchestrator.recap import HostStats, recap_text
+from orchestrator.recap import HostStats
 from orchestrator.templating import TemplatingError, Vars
 
 ConnectFn = Callable[[Host], Connection]
@@ -40,117 +40,6 @@ GatherFn = Callable[[Connection], Any]
 SelectFn = Callable[[str], Sequence[Host]]
 
 DEFAULT_FORKS = 5
-LOCALHOST = Host("localhost", {"ansible_connection": "local"})
-
-# Statuses of a task on a host, as the output names them.
-OK, CHANGED, SKIPPED, FAILED, IGNORED, UNREACHABLE = (
-    "ok", "changed", "skipped", "failed", "ignored", "unreachable",
-)  # fmt: skip
-
-
-# --- results --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ItemOutcome:
-    """One loop item's result."""
-
-    label: str
-    status: str
-    result: Mapping[str, Any]
-
-
-@dataclass(frozen=True)
-class TaskOutcome:
-    """What one task did on one host."""
-
-    host: str
-    play: str
-    task: str
-    status: str
-    result: Mapping[str, Any]
-    items: tuple[ItemOutcome, ...] = ()
-    delegated: bool = False
-    verbose: bool = False  # show the result (debug)
-    no_log: bool = False
-
-
-@dataclass(frozen=True)
-class HostRun:
-    """One host's part of a run."""
-
-    name: str
-    status: str  # ok | failed | unreachable
-    stats: HostStats
-    outcomes: tuple[TaskOutcome, ...]
-    registered: Mapping[str, Any]
-    processed: bool
-
-    def results(self, task: str) -> list[Mapping[str, Any]]:
-        """The results of every task (or handler) shown as `task`."""
-        return [o.result for o in self.outcomes if o.task == task]
-
-
-@dataclass(frozen=True)
-class PlaybookRun:
-    """Every host's result of a run. A failed or unreachable host leaves the others' intact."""
-
-    hosts: Mapping[str, HostRun]
-    check: bool = False
-
-    @property
-    def stats(self) -> dict[str, HostStats]:
-        return {name: run.stats for name, run in self.hosts.items() if run.processed}
-
-    @property
-    def failed(self) -> tuple[str, ...]:
-        return tuple(name for name, run in self.hosts.items() if run.status == FAILED)
-
-    @property
-    def unreachable(self) -> tuple[str, ...]:
-        return tuple(name for name, run in self.hosts.items() if run.status == UNREACHABLE)
-
-    @property
-    def ok(self) -> bool:
-        return not self.failed and not self.unreachable
-
-    @property
-    def exit_code(self) -> int:
-        """Ansible's: 4 when a host was unreachable, else 2 when one failed, else 0."""
-        if self.unreachable:
-            return 4
-        return 2 if self.failed else 0
-
-    def recap(self) -> str:
-        return recap_text(self.stats)
-
-
-# --- host patterns --------------------------------------------------------------------------
-
-
-def match_hosts(pattern: str, hosts: Sequence[Host]) -> list[Host]:
-    """Hosts among `hosts` matching an Ansible pattern: names, groups, globs, `all`,
-    `a,b` / `a:b` unions, `&x` intersections and `!x` exclusions (applied in that order)."""
-    terms = [t.strip() for t in re.split(r"[,:]", pattern) if t.strip()]
-    plain = [t for t in terms if t[0] not in "!&"]
-    chosen: set[str] = set()
-    for term in plain:
-        chosen |= {h.name for h in hosts if _matches(term, h)}
-    for term in terms:
-        if term.startswith("&"):
-            chosen &= {h.name for h in hosts if _matches(term[1:], h)}
-    for term in terms:
-        if term.startswith("!"):
-            chosen -= {h.name for h in hosts if _matches(term[1:], h)}
-    return [h for h in hosts if h.name in chosen]
-
-
-def _matches(term: str, host: Host) -> bool:
-    if term in ("all", "*"):
-        return True
-    return fnmatch.fnmatchcase(host.name, term) or any(
-        fnmatch.fnmatchcase(group, term) for group in host.groups
-    )
 
 
 def batches(items: Sequence[Any], serial: int | str | None) -> list[list[Any]]:
@@ -177,32 +66,32 @@ class _HostState:
         self.set_facts: dict[str, Any] = {}
         self.facts: dict[str, Any] | None = None
         self.notified: set[str] = set()
-        self.status = OK
+        self.status = Status.OK
         self.stats = HostStats()
         self.outcomes: list[TaskOutcome] = []
         self.processed = False
 
     @property
     def active(self) -> bool:
-        return self.status == OK
+        return self.status == Status.OK
 
 
 def _status(result: Mapping[str, Any], ignore_errors: bool) -> str:
     if result.get("unreachable"):
-        return UNREACHABLE
+        return Status.UNREACHABLE
     if result.get("failed"):
-        return IGNORED if ignore_errors else FAILED
+        return Status.IGNORED if ignore_errors else Status.FAILED
     if result.get("skipped"):
-        return SKIPPED
-    return CHANGED if result.get("changed") else OK
+        return Status.SKIPPED
+    return Status.CHANGED if result.get("changed") else Status.OK
 
 
 _COUNTS = {
-    OK: {"ok": 1},
-    CHANGED: {"ok": 1, "changed": 1},
-    SKIPPED: {"skipped": 1},
-    FAILED: {"failures": 1},
-    UNREACHABLE: {"unreachable": 1},
+    Status.OK: {"ok": 1},
+    Status.CHANGED: {"ok": 1, "changed": 1},
+    Status.SKIPPED: {"skipped": 1},
+    Status.FAILED: {"failures": 1},
+    Status.UNREACHABLE: {"unreachable": 1},
 }
 
 
@@ -273,19 +162,17 @@ class _Runner:
             },
             check=self.check,
         )
-        self.display.recap(run)
+        self.display.recap(run.stats)
         return run
 
     def _play_states(self, play: Play) -> list[_HostState]:
         hosts = [state.host for state in self.states.values()]
-        if self.select is not None:
-            try:
-                names = {host.name for host in self.select(play.hosts)}
-            except NetmatrixError as error:
-                self.display.warning(f"could not match host pattern {play.hosts!r}: {error}")
-                names = set()
-        else:
-            names = {host.name for host in match_hosts(play.hosts, hosts)}
+        select = self.select or functools.partial(select_hosts, hosts=hosts)
+        try:
+            names = {host.name for host in select(play.hosts)}
+        except NetmatrixError as error:
+            self.display.warning(f"could not match host pattern {play.hosts!r}: {error}")
+            names = set()
         return [s for s in self.states.values() if s.host.name in names and s.active]
 
     def _run_play(self, play: Play) -> None:
@@ -365,14 +252,14 @@ class _Runner:
 
     def _record(self, state: _HostState, outcome: TaskOutcome, notify: Sequence[str] = ()):
         counts = dict(_COUNTS.get(outcome.status, {}))
-        if outcome.status == IGNORED:
+        if outcome.status == Status.IGNORED:
             counts = {"ok": 1, "ignored": 1}
             if outcome.result.get("changed"):
                 counts["changed"] = 1
         state.stats = state.stats.add(**counts)
         state.processed = True  # Ansible's recap lists the hosts it counted something for
         state.outcomes.append(outcome)
-        if outcome.status in (FAILED, UNREACHABLE):
+        if outcome.status in (Status.FAILED, Status.UNREACHABLE):
             state.status = outcome.status
             self._close(state)
         elif outcome.result.get("changed") and notify:
@@ -417,11 +304,13 @@ class _Runner:
             as_dict = facts.as_dict() if hasattr(facts, "as_dict") else dict(facts)
             state.facts = dict(as_dict)
             result = TaskResult(extra={"ansible_facts": state.facts}).as_dict()
-            return self._record(state, outcome(OK, result))
+            return self._record(state, outcome(Status.OK, result))
         except UnreachableError as error:
-            return self._record(state, outcome(UNREACHABLE, self._unreachable(error)))
+            return self._record(state, outcome(Status.UNREACHABLE, self._unreachable(error)))
         except Exception as error:  # a fact probe that breaks fails this host only
-            return self._record(state, outcome(FAILED, _failure(f"gathering facts: {error}")))
+            return self._record(
+                state, outcome(Status.FAILED, _failure(f"gathering facts: {error}"))
+            )
 
     @staticmethod
     def _unreachable(error: Exception) -> dict[str, Any]:
@@ -439,7 +328,7 @@ class _Runner:
                 result=result,
                 items=tuple(items),
                 delegated=task.delegate_to is not None,
-                verbose=task.module == "debug" and status == OK,
+                verbose=task.module == "debug" and status == Status.OK,
                 no_log=task.no_log,
             )
 
@@ -451,7 +340,7 @@ class _Runner:
             else:
                 result, items = self._loop(state, play, task, variables)
         except UnreachableError as error:
-            return self._record(state, outcome(UNREACHABLE, self._unreachable(error)))
+            return self._record(state, outcome(Status.UNREACHABLE, self._unreachable(error)))
         except Exception as error:  # an engine bug must not take the other hosts down
             result = _failure(
                 f"internal error: {type(error).__name__}: {error}",
@@ -650,7 +539,7 @@ def run_playbook(
         extra_vars: variables above all others.
         display: where progress goes (default: rich on a terminal, plain lines otherwise).
         select: resolves a play's `hosts:` pattern (e.g. `Inventory.select`); the result is
-            intersected with `hosts`. Default: names, groups and globs over `hosts`.
+            intersected with `hosts`. Default: `select_hosts` over `hosts`' names and groups.
     """
     if forks < 1:
         raise NetmatrixError(f"forks must be at least 1, got {forks}")
@@ -672,12 +561,4 @@ def run_playbook(
     return runner.run()
 
 
-__all__ = [
-    "HostRun",
-    "ItemOutcome",
-    "PlaybookRun",
-    "TaskOutcome",
-    "batches",
-    "match_hosts",
-    "run_playbook",
-]
+__all__ = ["batches", "run_playbook"]

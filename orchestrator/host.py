@@ -70,3 +70,11 @@ class Host:
         # The raw value: a repr must not fail on the bad port it may be helping to debug.
         port = self.vars.get("ansible_port", 22)
         return f"Host(name={self.name!r}, address={self.address!r}, port={port})"
+
+
+LOCALHOST_NAMES = ("127.0.0.1", "localhost", "::1")
+"""Names that mean the controller itself, as Ansible's implicit localhost: in host patterns,
+in the inventory's implicit hosts, and as `delegate_to`."""
+
+LOCALHOST = Host("localhost", {"ansible_connection": "local"})
+"""The controller as a host, where a task delegated to it runs."""

@@ -30,6 +30,7 @@ import yaml
 
 from orchestrator import modules, templating
 from orchestrator.errors import NetmatrixError
+from orchestrator.host import LOCALHOST_NAMES
 from orchestrator.modules.base import ModuleArgError
 
 PLAY_KEYS = (
@@ -41,7 +42,6 @@ TASK_KEYS = (
     "check_mode", "no_log", "timeout",
 )  # fmt: skip
 HANDLER_KEYS = (*TASK_KEYS, "listen")
-LOCALHOST = ("localhost", "127.0.0.1")
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _KEY_VALUE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.DOTALL)
@@ -412,7 +412,7 @@ def _parse_task(raw: Any, source: str, play_where: str, *, handler: bool, play_t
     loop_control = _loop_control(raw.get("loop_control"), where, label)
 
     delegate_to = raw.get("delegate_to")
-    if delegate_to is not None and delegate_to not in LOCALHOST:
+    if delegate_to is not None and delegate_to not in LOCALHOST_NAMES:
         raise PlaybookError(
             f"{where}: {label}: only `delegate_to: localhost` is supported, got {delegate_to!r}"
         )

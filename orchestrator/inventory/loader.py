@@ -14,12 +14,11 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from orchestrator.host import Host
+from orchestrator.host import LOCALHOST_NAMES, Host
 from orchestrator.inventory.builder import InventoryBuilder
 from orchestrator.inventory.errors import InventoryError
 from orchestrator.inventory.ini import decode_ini, parse_ini
 from orchestrator.inventory.model import Group, Inventory
-from orchestrator.inventory.patterns import LOCALHOST_NAMES
 from orchestrator.inventory.varsfiles import VarsFiles
 from orchestrator.inventory.yamlfile import NotYamlInventory, load_document, parse_yaml, read_text
 

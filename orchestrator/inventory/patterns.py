@@ -16,10 +16,9 @@ import fnmatch
 import re
 from collections.abc import Callable, Sequence
 
+from orchestrator.host import Host
 from orchestrator.inventory.addresses import parse_address
 from orchestrator.inventory.errors import InventoryError
-
-LOCALHOST_NAMES = ("127.0.0.1", "localhost", "::1")
 
 _SUBSCRIPT = re.compile(r"^(.+)\[(?:(-?[0-9]+)|([0-9]+)([:-])([0-9]*))\]$")
 _COLON_TERMS = re.compile(r"(?:[^\s:\[\]]|\[[^\]]*\])+")
@@ -35,6 +34,19 @@ def split_pattern(pattern: str) -> list[str]:
     else:
         terms = _COLON_TERMS.findall(pattern)
     return [term.strip() for term in terms if term.strip()]
+
+
+def select_hosts(pattern: str, hosts: Sequence[Host]) -> list[Host]:
+    """The hosts among `hosts` that `pattern` selects, by their names and groups (a playbook
+    run on hosts without their inventory)."""
+    groups = list(dict.fromkeys(["all", *(group for host in hosts for group in host.groups)]))
+    matcher = Matcher(
+        [host.name for host in hosts],
+        groups,
+        lambda group: [host.name for host in hosts if group == "all" or group in host.groups],
+    )
+    chosen = set(matcher.select(pattern))
+    return [host for host in hosts if host.name in chosen]
 
 
 class Matcher:

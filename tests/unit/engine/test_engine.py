@@ -6,8 +6,10 @@ import time
 
 import pytest
 
-from orchestrator.engine import batches, match_hosts, run_playbook
+from orchestrator.engine import batches, run_playbook
 from orchestrator.host import Host
+from orchestrator.inventory.errors import InventoryError
+from orchestrator.inventory.patterns import select_hosts
 from orchestrator.playbook import parse_playbook
 from orchestrator.recap import HostStats
 from tests.unit.engine.lab import Lab
@@ -174,15 +176,28 @@ def test_select_resolves_play_patterns():
     assert set(run.stats) == {"lab1"}
 
 
-def test_match_hosts():
+def test_without_an_inventory_plays_select_by_the_hosts_names_and_groups():
     hosts = [Host("lab1", {}, ("lab",)), Host("lab2", {}, ("lab",)), Host("ctl", {}, ())]
-    names = lambda pattern: [h.name for h in match_hosts(pattern, hosts)]  # noqa: E731
+    names = lambda pattern: [h.name for h in select_hosts(pattern, hosts)]  # noqa: E731
     assert names("all") == ["lab1", "lab2", "ctl"]
     assert names("lab") == ["lab1", "lab2"]
     assert names("lab*:ctl") == ["lab1", "lab2", "ctl"]
     assert names("all:!lab2") == ["lab1", "ctl"]
     assert names("lab:&lab2") == ["lab2"]
-    assert names("nope") == []
+    with pytest.raises(InventoryError, match="matches no host; known hosts: lab1, lab2, ctl"):
+        names("nope")
+
+
+def test_a_play_whose_pattern_matches_nothing_warns_and_runs_on_no_host():
+    lab = Lab("lab1", "lab2")
+    run = lab.run("- hosts: nope\n  tasks:\n    - command: 'true'\n")
+    assert (
+        "[WARNING]: could not match host pattern 'nope': host pattern 'nope' matches no host; "
+        "known hosts: lab1, lab2\n" in lab.text()
+    )
+    assert "skipping: no hosts matched" in lab.text()
+    assert lab.log == []
+    assert run.stats == {}
 
 
 # --- task keywords ----------------------------------------------------------------------------
