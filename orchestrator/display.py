@@ -11,12 +11,11 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Mapping, Sequence
-from typing import IO, TYPE_CHECKING, Any, Protocol
+from typing import IO, Any, Protocol
 
+from orchestrator.outcome import Status, TaskOutcome
+from orchestrator.recap import HostStats, recap_line
 from orchestrator.templating import plain
-
-if TYPE_CHECKING:
-    from orchestrator.engine import PlaybookRun, TaskOutcome
 
 COLUMNS = 79  # ansible's banner width when not on a terminal
 NO_LOG = (
@@ -39,7 +38,9 @@ class Display(Protocol):
 
     def task_end(self) -> None: ...
 
-    def recap(self, run: PlaybookRun) -> None: ...
+    def recap(self, stats: Mapping[str, HostStats]) -> None:
+        """The PLAY RECAP from the counters alone, as Ansible's `v2_playbook_on_stats`."""
+        ...
 
 
 def dump(result: Mapping[str, Any]) -> str:
@@ -86,27 +87,27 @@ def outcome_lines(outcome: TaskOutcome) -> list[tuple[str, str]]:
     result = _censored(outcome)
     lines: list[tuple[str, str]] = []
     status = outcome.status
-    if status == "unreachable":
+    if status == Status.UNREACHABLE:
         return [("unreachable", f"fatal: [{host}]: UNREACHABLE! => {dump(result)}")]
     if outcome.items:
         for item in outcome.items:
             shown = {"censored": NO_LOG} if outcome.no_log else item.result
-            if item.status in ("failed", "ignored"):
+            if item.status in (Status.FAILED, Status.IGNORED):
                 lines.append(("failed", f"failed: [{host}] (item={item.label}) => {dump(shown)}"))
-            elif item.status == "skipped":
+            elif item.status == Status.SKIPPED:
                 lines.append(("skipped", f"skipping: [{host}] => (item={item.label}) "))
             else:
                 lines.append((item.status, f"{item.status}: [{host}] => (item={item.label})"))
-        if status == "skipped":
+        if status == Status.SKIPPED:
             lines.append(("skipped", f"skipping: [{host}]"))
-        elif status == "ignored":
+        elif status == Status.IGNORED:
             lines.append(("skipped", "...ignoring"))
         return lines
-    if status in ("failed", "ignored"):
+    if status in (Status.FAILED, Status.IGNORED):
         lines.append(("failed", f"fatal: [{host}]: FAILED! => {dump(result)}"))
-        if status == "ignored":
+        if status == Status.IGNORED:
             lines.append(("skipped", "...ignoring"))
-    elif status == "skipped":
+    elif status == Status.SKIPPED:
         lines.append(("skipped", f"skipping: [{host}]"))
     else:
         text = f"{status}: [{host}]"
@@ -153,16 +154,14 @@ class PlainDisplay:
     def task_end(self) -> None:
         pass
 
-    def recap(self, run: PlaybookRun) -> None:
-        from orchestrator.recap import recap_line
-
+    def recap(self, stats: Mapping[str, HostStats]) -> None:
         self._banner("PLAY RECAP")
-        for host, stats in sorted(run.stats.items()):
-            self._line(recap_line(host, stats), self._recap_style(stats))
+        for host, counts in sorted(stats.items()):
+            self._line(recap_line(host, counts), self._recap_style(counts))
         self._line("")
 
     @staticmethod
-    def _recap_style(stats) -> str:
+    def _recap_style(stats: HostStats) -> str:
         if stats.failures or stats.unreachable:
             return "failed"
         return "changed" if stats.changed else "ok"
@@ -223,15 +222,13 @@ class RichDisplay(PlainDisplay):
             self._live.stop()
             self._live = None
 
-    def recap(self, run: PlaybookRun) -> None:
+    def recap(self, stats: Mapping[str, HostStats]) -> None:
         from rich.text import Text
 
-        from orchestrator.recap import recap_line
-
         self._banner("PLAY RECAP")
-        for host, stats in sorted(run.stats.items()):
-            line = Text(recap_line(host, stats))
-            line.stylize(_STYLES[self._recap_style(stats)], 0, len(host))
+        for host, counts in sorted(stats.items()):
+            line = Text(recap_line(host, counts))
+            line.stylize(_STYLES[self._recap_style(counts)], 0, len(host))
             self.console.print(line, highlight=False, soft_wrap=True)
         self._line("")
 

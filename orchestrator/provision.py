@@ -10,12 +10,13 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from orchestrator.engine import PlaybookRun, run_playbook
+from orchestrator.engine import run_playbook
 from orchestrator.experiment.traffic_image import ensure_traffic_tarball, traffic_image
 from orchestrator.inventory import load_inventory
 from orchestrator.lab.dockerd import ensure_dockerd
 from orchestrator.lab.lifecycle import open_lab
 from orchestrator.lab.node_image import ensure_node_image
+from orchestrator.outcome import PlaybookRun
 from orchestrator.playbook import load_playbook
 
 PROVISION_PLAYBOOK = Path(__file__).resolve().parent.parent / "playbooks" / "provision.yml"

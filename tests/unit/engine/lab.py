@@ -9,8 +9,9 @@ from pathlib import Path
 
 from orchestrator.connection import UnreachableError
 from orchestrator.display import PlainDisplay
-from orchestrator.engine import PlaybookRun, run_playbook
+from orchestrator.engine import run_playbook
 from orchestrator.host import Host
+from orchestrator.outcome import PlaybookRun
 from orchestrator.playbook import Playbook, load_playbook, parse_playbook
 from tests.fakes import FakeConnection, FakeFilesystem
 
