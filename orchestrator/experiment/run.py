@@ -173,8 +173,9 @@ def _ftrace_pass(
     options = request.spec.trace.ftrace
     assert options is not None
     try:
+        # + the time to read the ring buffers out as text, as long as perf script's
         result = conn.sudo(
-            tracing.ftrace_argv(options, request.workdir, client), timeout=timeout + 60
+            tracing.ftrace_argv(options, request.workdir, client), timeout=timeout + 600
         )
     finally:
         conn.sudo(tracing.ftrace_reset_argv(request.workdir), timeout=30)
