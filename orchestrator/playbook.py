@@ -20,18 +20,17 @@ running is checked here — unknown keys, unknown modules and module arguments, 
 from __future__ import annotations
 
 import re
-from collections.abc import Hashable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-import yaml
-
 from orchestrator import modules, templating
 from orchestrator.errors import NetmatrixError
 from orchestrator.host import LOCALHOST_NAMES
 from orchestrator.modules.base import ModuleArgError
+from orchestrator.yamlsource import LocatedDict, parse_yaml
 
 PLAY_KEYS = (
     "name", "hosts", "vars", "become", "gather_facts", "tasks", "handlers", "serial", "tags",
@@ -129,58 +128,12 @@ class Playbook:
         return self.path.parent
 
 
-# --- YAML with line numbers -----------------------------------------------------------------
-
-
-class _Map(dict):
-    """A YAML mapping that remembers where it and each of its keys start."""
-
-    line: int = 0
-    key_lines: dict[Any, int]
-
-
-class _Loader(yaml.SafeLoader):
-    pass
-
-
-def _construct_map(loader: _Loader, node: yaml.MappingNode):
-    data = _Map()
-    data.line = node.start_mark.line + 1
-    data.key_lines = {}
-    yield data
-    loader.flatten_mapping(node)
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        if not isinstance(key, Hashable):
-            raise yaml.constructor.ConstructorError(
-                None,
-                None,
-                "a mapping as a key: a value that starts with {{ must be quoted",
-                key_node.start_mark,
-            )
-        if key in data:
-            raise PlaybookError(
-                f"line {key_node.start_mark.line + 1}: duplicate key {key!r} in one mapping"
-            )
-        data[key] = loader.construct_object(value_node, deep=True)
-        data.key_lines[key] = key_node.start_mark.line + 1
-
-
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_map)
-
-
 def _parse_yaml(text: str, source: str) -> Any:
+    """The playbook's YAML, every mapping remembering its lines (`orchestrator.yamlsource`)."""
     try:
-        return yaml.load(text, Loader=_Loader)  # a SafeLoader subclass
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
-        problem = error.problem or error.context or "invalid YAML"
-        raise PlaybookError(f"{where}: {problem}") from None
-    except PlaybookError as error:
-        raise PlaybookError(f"{source}:{str(error).removeprefix('line ')}") from None
-    except yaml.YAMLError as error:
-        raise PlaybookError(f"{source}: invalid YAML: {error}") from None
+        return parse_yaml(text, source)
+    except NetmatrixError as error:
+        raise PlaybookError(str(error)) from None
 
 
 # --- public entry points --------------------------------------------------------------------
@@ -215,18 +168,22 @@ def parse_playbook(text: str, path: Path | str = "<playbook>") -> Playbook:
 
 
 def _kind(value: Any) -> str:
-    return {dict: "a mapping", _Map: "a mapping", list: "a list", str: "text"}.get(
-        type(value), type(value).__name__
-    )
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return "text" if isinstance(value, str) else type(value).__name__
 
 
 def _line(raw: Any, key: str | None = None) -> int:
-    if isinstance(raw, _Map):
-        return raw.key_lines.get(key, raw.line) if key is not None else raw.line
-    return 0
+    if not isinstance(raw, LocatedDict):
+        return 0
+    if key is not None and key in raw.key_locations:
+        return raw.key_locations[key].line
+    return raw.location.line
 
 
-def _bool(raw: _Map, key: str, where: str) -> bool | None:
+def _bool(raw: LocatedDict, key: str, where: str) -> bool | None:
     value = raw.get(key)
     if value is None or isinstance(value, bool):
         return value
@@ -327,7 +284,7 @@ def _parse_play(raw: Any, source: str, index: int) -> Play:
     )
 
 
-def _task_list(raw: _Map, key: str, where: str) -> list[Any]:
+def _task_list(raw: LocatedDict, key: str, where: str) -> list[Any]:
     items = raw.get(key)
     if items is None:
         return []
@@ -336,7 +293,7 @@ def _task_list(raw: _Map, key: str, where: str) -> list[Any]:
     return items
 
 
-def source_line(raw: _Map, key: str, where: str) -> str:
+def source_line(raw: LocatedDict, key: str, where: str) -> str:
     line = _line(raw, key)
     return f"{where.rsplit(':', 1)[0]}:{line}" if line else where
 
@@ -461,7 +418,7 @@ def _loop_control(value: Any, where: str, label: str) -> LoopControl:
     return LoopControl(loop_var=loop_var, label=None if shown is None else str(shown))
 
 
-def _module_args(raw: _Map, action: str, module, where: str, label: str) -> dict[str, Any]:
+def _module_args(raw: LocatedDict, action: str, module, where: str, label: str) -> dict[str, Any]:
     value = raw[action]
     if value is None:
         args: dict[str, Any] = {}

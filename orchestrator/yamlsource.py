@@ -72,7 +72,10 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> Iterator[Loca
         key = loader.construct_object(key_node)
         where = loader.locate(key_node.start_mark)
         if not isinstance(key, Hashable):
-            raise NetmatrixError(f"{where}: a mapping key must be a scalar")
+            raise NetmatrixError(
+                f"{where}: a mapping key must be a scalar (a value that starts with {{{{ must be "
+                "quoted)"
+            )
         if index >= merged:  # keys brought in by a `<<` merge may be overridden
             if key in seen:
                 raise NetmatrixError(

@@ -101,7 +101,7 @@ def test_missing_file():
         ("- hosts: all\n  command: x\n", "is the task list indented under `tasks:`?"),
         (
             "- hosts: all\n  tasks:\n    - {apt: {name: x, state: {{ s }}}}\n",
-            "inline.yml:3:31: a mapping as a key",
+            "inline.yml:3:31: a mapping key must be a scalar (a value that starts with {{ must be",
         ),
     ],
 )
