@@ -35,6 +35,7 @@ from orchestrator.connection.commands import (
     TransferResult,
     UnreachableError,
     command_text,
+    last_line,
     wire_command,
 )
 from orchestrator.connection.local import LocalConnection
@@ -61,6 +62,7 @@ __all__ = [
     "command_text",
     "connect",
     "connect_ssh",
+    "last_line",
     "sha256_file",
     "wire_command",
 ]

@@ -174,6 +174,12 @@ def checked(host: Host, result: CommandResult, check: bool) -> CommandResult:
     return result
 
 
+def last_line(result: CommandResult) -> str:
+    """The most telling line of a failed command's output (its error, else its output)."""
+    lines = (result.stderr.strip() or result.stdout.strip()).splitlines()
+    return lines[-1] if lines else f"exit status {result.rc}"
+
+
 def first_line(text: str) -> str:
     """A command's first line, shortened: enough to recognise it in a one-line error."""
     first = text.strip().splitlines()[0] if text.strip() else text

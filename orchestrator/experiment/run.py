@@ -24,7 +24,7 @@ from typing import Any
 
 from orchestrator.analysis.ftrace_reduce import GraphedFunction
 from orchestrator.artifacts import Artifact, fetch_artifact, write_artifact
-from orchestrator.connection import CommandResult, Connection
+from orchestrator.connection import CommandResult, Connection, last_line
 from orchestrator.errors import DiskFull, NetmatrixError
 from orchestrator.experiment import modes, tracing
 from orchestrator.experiment.cells import Cell
@@ -205,7 +205,7 @@ def _ftrace_pass(
         timeout=600,
     )
     if not reduced.ok:
-        raise RunFailed(f"reducing the ftrace trace failed: {_last_line(reduced)}")
+        raise RunFailed(f"reducing the ftrace trace failed: {last_line(reduced)}")
     artifacts += _fetch(
         conn, request, [("ftrace-reduction", "ftrace.json")], ("ftrace", "ftrace.txt")
     )
@@ -337,22 +337,17 @@ def _stop_server(conn: Connection, placement: modes.Placement, request: RunReque
     return [line for line in output.splitlines() if line.startswith("{")]
 
 
-def _last_line(result: CommandResult) -> str:
-    lines = (result.stderr or result.stdout).strip().splitlines()
-    return lines[-1] if lines else f"exit code {result.rc}"
-
-
 def _client_report(result: CommandResult, phase: str) -> str:
     lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
     if not lines:
         raise RunFailed(
-            f"{phase} phase: the client printed no result (rc={result.rc}): {_last_line(result)}"
+            f"{phase} phase: the client printed no result (rc={result.rc}): {last_line(result)}"
         )
     report = json.loads(lines[-1])
     if result.rc != 0 or report.get("errors"):
         raise RunFailed(
             f"{phase} phase: the client reported {report.get('errors')} errors "
-            f"(rc={result.rc}): {_last_line(result)}"
+            f"(rc={result.rc}): {last_line(result)}"
         )
     return lines[-1] + "\n"
 
@@ -379,7 +374,7 @@ def _reduce_on_host(conn: Connection, request: RunRequest) -> tuple[dict[str, An
         ["sh", "-c", 'perf script -i "$0" > "$1"', f"{work}/perf.data", script], timeout=600
     )
     if not produced.ok:
-        raise RunFailed(f"perf script failed: {_last_line(produced)}")
+        raise RunFailed(f"perf script failed: {last_line(produced)}")
     reduced = conn.sudo(
         [
             "python3",
@@ -395,7 +390,7 @@ def _reduce_on_host(conn: Connection, request: RunRequest) -> tuple[dict[str, An
         timeout=600,
     )
     if not reduced.ok:
-        raise RunFailed(f"reducing the trace failed: {_last_line(reduced)}")
+        raise RunFailed(f"reducing the trace failed: {last_line(reduced)}")
     fetched = _fetch(
         conn,
         request,

@@ -63,10 +63,10 @@ def ensure_dockerd(say: Say = print) -> docker.DockerClient:
             break
         time.sleep(0.5)
     raise NetmatrixError(
-        f"dockerd did not start ({_last_line(LOG_FILE)}): see {LOG_FILE}, fix the cause and retry"
+        f"dockerd did not start ({_last_log_line(LOG_FILE)}): see {LOG_FILE}, fix the cause and retry"
     )
 
 
-def _last_line(log: Path) -> str:
+def _last_log_line(log: Path) -> str:
     lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()]
     return lines[-1].strip() if lines else "no output"

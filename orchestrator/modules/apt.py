@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from orchestrator.connection import last_line
 from orchestrator.modules.base import (
     ArgSpec,
     Module,
@@ -22,7 +23,6 @@ from orchestrator.modules.base import (
     changed,
     failed,
     from_command,
-    last_line,
     ok,
 )
 

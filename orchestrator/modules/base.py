@@ -21,7 +21,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Protocol
 
-from orchestrator.connection import CommandResult, Connection
+from orchestrator.connection import CommandResult, Connection, last_line
 from orchestrator.errors import NetmatrixError
 from orchestrator.host import Host
 
@@ -98,12 +98,6 @@ def from_command(result: CommandResult, *, changed: bool, msg: str = "", **extra
         stderr=result.stderr.rstrip("\r\n"),
         extra=MappingProxyType({"cmd": result.command, **extra}),
     )
-
-
-def last_line(result: CommandResult) -> str:
-    """The most telling line of a failed command's output."""
-    lines = (result.stderr.strip() or result.stdout.strip()).splitlines()
-    return lines[-1] if lines else f"exit status {result.rc}"
 
 
 # --- arguments ------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from orchestrator.connection import last_line
 from orchestrator.modules.base import (
     ArgSpec,
     Module,
@@ -21,7 +22,6 @@ from orchestrator.modules.base import (
     failed,
     find_controller_file,
     from_command,
-    last_line,
     ok,
     remote_temp_path,
 )

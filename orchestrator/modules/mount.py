@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from orchestrator.connection import last_line
 from orchestrator.modules.base import (
     ArgSpec,
     Module,
@@ -20,7 +21,6 @@ from orchestrator.modules.base import (
     Param,
     TaskResult,
     failed,
-    last_line,
 )
 
 SPEC = ArgSpec(

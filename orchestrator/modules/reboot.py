@@ -12,6 +12,7 @@ import contextlib
 import shlex
 from typing import Any
 
+from orchestrator.connection import last_line
 from orchestrator.modules.base import (
     ArgSpec,
     Module,
@@ -20,7 +21,6 @@ from orchestrator.modules.base import (
     TaskResult,
     changed,
     failed,
-    last_line,
 )
 
 SPEC = ArgSpec(

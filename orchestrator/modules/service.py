@@ -20,6 +20,7 @@ import re
 import shlex
 from typing import Any
 
+from orchestrator.connection import last_line
 from orchestrator.modules.base import (
     ArgSpec,
     Module,
@@ -29,7 +30,6 @@ from orchestrator.modules.base import (
     TaskResult,
     changed,
     failed,
-    last_line,
     ok,
 )
 

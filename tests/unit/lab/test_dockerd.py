@@ -21,7 +21,7 @@ def test_missing_dockerd_names_the_install(monkeypatch):
 def test_last_log_line_explains_a_failed_start(tmp_path):
     log = tmp_path / "dockerd.log"
     log.write_text("starting\nfailed to start daemon: pid file found\n\n")
-    assert dockerd._last_line(log) == "failed to start daemon: pid file found"
+    assert dockerd._last_log_line(log) == "failed to start daemon: pid file found"
 
 
 def test_daemon_that_exits_at_once_is_reported_with_its_log(tmp_path, monkeypatch):
