@@ -171,7 +171,7 @@ def export(c, out, campaign=None, results=None):
     """Write a campaign as CSV, spec, hosts, artifacts, database and SHA256SUMS."""
     from pathlib import Path
 
-    from orchestrator.experiment.matrix import RESULTS_DIR
+    from orchestrator.experiment.context import RESULTS_DIR
     from orchestrator.reports.export import export_campaign
 
     files = export_campaign(campaign, Path(out), Path(results) if results else RESULTS_DIR)
@@ -193,7 +193,7 @@ def import_(c, path, keep_both=False, results=None):
     from pathlib import Path
 
     from orchestrator.errors import NetmatrixError
-    from orchestrator.experiment.matrix import RESULTS_DIR
+    from orchestrator.experiment.context import RESULTS_DIR
     from orchestrator.reports.merge import import_database
 
     report = import_database(

@@ -203,7 +203,7 @@ def test_database_export_and_report_hold_no_secret(workdir, lab: Lab, capsys):  
     lab.snapshots["lab1"] = repository.record_host_snapshot(lab.db, "lab1", facts)
     lab.snapshots["down1"] = repository.record_host_snapshot(lab.db, "down1", facts)
     fill_paper(lab)
-    # …and for a host it cannot reach, the error as `matrix._one_run` words it.
+    # …and for a host it cannot reach, the error as a lane's run words it (`experiment.lanes`).
     with pytest.raises(UnreachableError) as unreachable:
         connect(inventory.hosts["down1"], retries=0)
     error = f"unreachable: {unreachable.value}"

@@ -9,6 +9,7 @@ switch, and leave the host on its default kernel.
 from __future__ import annotations
 
 import shlex
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from orchestrator.db import repository
 from orchestrator.db.session import open_database
 from orchestrator.experiment import matrix
 from orchestrator.experiment.kernels import grub_entry
-from orchestrator.facts import facts_from_output
+from orchestrator.facts import HostFacts, facts_from_output
 from orchestrator.host import Host
 from tests.unit.experiment.test_kernels import GRUB_CFG, proc_answer
 from tests.unit.experiment.test_matrix_plan import PROVISIONED
@@ -74,6 +75,17 @@ class FakeVM:
         conn.host = host
         return conn
 
+    def connect(self, host: Host, **_: object) -> Connection:
+        """The matrix's `connect`: every connection reaches this machine as it now runs."""
+        return self.connection(host)
+
+    def gather(self, hosts: Sequence[Host]) -> dict[str, HostFacts]:
+        """The matrix's `gather`: the recorded facts, under the kernel this machine runs."""
+        return {
+            host.name: facts_from_output(RECORDED.replace("6.18.44-fc-v669", self.running))
+            for host in hosts
+        }
+
     def grub_reboot(self, text: str) -> tuple[int, str, str]:
         self.next_entry = shlex.split(text)[1]
         return 0, "", ""
@@ -90,15 +102,6 @@ class FakeVM:
 @pytest.fixture
 def vm(monkeypatch: pytest.MonkeyPatch) -> FakeVM:
     machine = FakeVM()
-    monkeypatch.setattr(matrix, "connect", lambda host, **_: machine.connection(host))
-
-    def gather(hosts, **_):
-        return {
-            h.name: facts_from_output(RECORDED.replace("6.18.44-fc-v669", machine.running))
-            for h in hosts
-        }
-
-    monkeypatch.setattr(matrix, "gather_hosts", gather)
     monkeypatch.setattr("orchestrator.experiment.kernels.time.sleep", lambda _: None)
     return machine
 
@@ -114,7 +117,7 @@ def test_a_host_with_two_kernels_measures_on_both_and_ends_on_its_default(
     )
     monkeypatch.setenv("NETMATRIX_DB", f"sqlite:///{tmp_path / 'netmatrix.db'}")
     options = matrix.MatrixOptions(spec, "lab1", inventory=inventory, results=tmp_path / "r")
-    result = matrix.run_matrix(options)
+    result = matrix.run_matrix(options, connect=vm.connect, gather=vm.gather)
     assert result.counts == {"ok": 4}
     with open_database() as db:
         [campaign] = repository.all_campaigns(db)
@@ -144,7 +147,10 @@ def test_a_failed_switch_fails_that_kernel_s_cells_only_with_the_reason(
     )
     monkeypatch.setenv("NETMATRIX_DB", f"sqlite:///{tmp_path / 'netmatrix.db'}")
     options = matrix.MatrixOptions(spec, "lab1", inventory=inventory, results=tmp_path / "r")
-    assert matrix.run_matrix(options).counts == {"ok": 2, "failed": 2}
+    assert matrix.run_matrix(options, connect=vm.connect, gather=vm.gather).counts == {
+        "ok": 2,
+        "failed": 2,
+    }
     with open_database() as db:
         [campaign] = repository.all_campaigns(db)
         rows = repository.runs_rows(db, campaign)

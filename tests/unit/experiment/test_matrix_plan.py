@@ -15,10 +15,11 @@ from orchestrator.db import models, repository
 from orchestrator.db.repository import RunRow
 from orchestrator.db.session import Database, open_database
 from orchestrator.errors import DiskFull, NetmatrixError
-from orchestrator.experiment import matrix, modes, run
+from orchestrator.experiment import lanes, modes, preflight, run
 from orchestrator.experiment.cells import Cell, PlannedRun
-from orchestrator.experiment.matrix import LabHost, MatrixOptions
+from orchestrator.experiment.context import LabHost, MatrixOptions, RunContext, Stop
 from orchestrator.experiment.progress import MatrixProgress
+from orchestrator.experiment.recording import run_request
 from orchestrator.experiment.schedule import Lane, Stage
 from orchestrator.experiment.spec import spec_hash
 from orchestrator.experiment.traffic_image import traffic_image
@@ -49,17 +50,17 @@ def planned(mode: str, repetition: int = 1) -> PlannedRun:
 
 def test_a_ready_host_has_no_problems() -> None:
     traced = replace(make_spec(), phases=("plain", "traced"))
-    assert matrix._readiness_problems(LAB1.host, LAB_FACTS, traced) == []
+    assert preflight.readiness_problems(LAB1.host, LAB_FACTS, traced) == []
 
 
 def test_missing_tools_are_one_line_naming_provisioning_for_that_host() -> None:
     traced = replace(make_spec(), phases=("plain", "traced"))
     bare = LAB_FACTS | {"docker_version": None, "perf_version": None, "tracefs": None}
-    assert matrix._readiness_problems(Host("lab2"), bare, traced) == [
+    assert preflight.readiness_problems(Host("lab2"), bare, traced) == [
         "lab2: docker, perf, tracefs missing: run invoke provision --hosts lab2"
     ]
     unmounted = LAB_FACTS | {"tracefs": {"mounted": False}}
-    assert matrix._readiness_problems(Host("lab2"), unmounted, traced) == [
+    assert preflight.readiness_problems(Host("lab2"), unmounted, traced) == [
         "lab2: tracefs missing: run invoke provision --hosts lab2"
     ]
 
@@ -67,19 +68,19 @@ def test_missing_tools_are_one_line_naming_provisioning_for_that_host() -> None:
 def test_only_what_the_spec_uses_is_required() -> None:
     bare = LAB_FACTS | {"docker_version": None, "perf_version": None, "tracefs": None}
     plain_loopback = make_spec(mode=("loopback",))  # no containers, no tracing
-    assert matrix._readiness_problems(Host("lab2"), bare, plain_loopback) == []
-    assert matrix._readiness_problems(Host("lab2"), bare, make_spec()) == [
+    assert preflight.readiness_problems(Host("lab2"), bare, plain_loopback) == []
+    assert preflight.readiness_problems(Host("lab2"), bare, make_spec()) == [
         "lab2: docker missing: run invoke provision --hosts lab2"
     ]
 
 
 def test_repetitions_from_the_command_line_are_range_checked() -> None:
     spec = make_spec(repetitions=2)
-    assert matrix._with_repetitions(spec, 7) == replace(spec, repetitions=7)
-    assert matrix._with_repetitions(spec, 1000).repetitions == 1000
+    assert preflight.with_repetitions(spec, 7) == replace(spec, repetitions=7)
+    assert preflight.with_repetitions(spec, 1000).repetitions == 1000
     for wrong in (0, 1001):
         with pytest.raises(NetmatrixError, match=rf"^--repetitions: {wrong} is out of range"):
-            matrix._with_repetitions(spec, wrong)
+            preflight.with_repetitions(spec, wrong)
 
 
 def test_a_request_names_its_things_after_the_run_and_reads_the_host_vars(tmp_path: Path) -> None:
@@ -92,12 +93,12 @@ def test_a_request_names_its_things_after_the_run_and_reads_the_host_vars(tmp_pa
     options = MatrixOptions(Path("demo.yml"), "lab1", results=tmp_path, keep_script=True)
     cell = planned("macvlan", 2).cell
     run_id = "0b7c2f4e-aaaa-bbbb-cccc-123456789abc"
-    request = matrix._request(SPEC, cell, 2, run_id, host, options, campaign)
+    request = run_request(SPEC, cell, 2, run_id, host, options, campaign)
     assert request.tag.startswith("0b7c2f4e") and len(request.tag) == 12
     assert request.artifact_dir == tmp_path / "artifacts" / "demo" / cell.key / "rep-2" / run_id
     assert (request.lab_nic, request.subnet, request.keep_script) == ("eth1", "10.9.0.0/24", True)
     assert (request.cell, request.repetition, request.facts) == (cell, 2, LAB_FACTS)
-    other = matrix._request(SPEC, cell, 2, run_id, LAB1, options, campaign)
+    other = run_request(SPEC, cell, 2, run_id, LAB1, options, campaign)
     assert other.tag != request.tag  # a rerun of the same run id never meets its leftovers
 
 
@@ -105,7 +106,7 @@ def test_a_host_without_lab_nic_uses_its_default_route_nic(tmp_path: Path) -> No
     campaign = repository.CampaignRef(1, "demo", "0" * 64)
     bare = LabHost(Host("lab1"), LAB_FACTS, KERNEL)
     options = MatrixOptions(Path("demo.yml"), "lab1", results=tmp_path)
-    request = matrix._request(SPEC, planned("macvlan").cell, 1, "r-1", bare, options, campaign)
+    request = run_request(SPEC, planned("macvlan").cell, 1, "r-1", bare, options, campaign)
     assert (request.lab_nic, request.subnet) == ("eth0", modes.DEFAULT_MACVLAN_SUBNET)
 
 
@@ -126,24 +127,24 @@ class Matrix:
         self,
         runs: list[PlannedRun],
         connect: Callable[..., Connection],
-        stop: matrix._Stop | None = None,
+        stop: Stop | None = None,
     ) -> list[RunRow]:
         """Run `runs` on lab1 as one lane, hosts reached through `connect`; the stored rows."""
-        self.monkeypatch.setattr(matrix, "connect", connect)
         snapshots = {"lab1": repository.record_host_snapshot(self.db, "lab1", LAB_FACTS)}
         lane = Lane("host=lab1", ("lab1",), (Stage(None, tuple(runs)),), 0.0)
         progress = MatrixProgress(len(runs), stream=self.stream)
-        matrix._run_lane(
+        context = RunContext(
             self.db,
             self.campaign,
             SPEC,
-            lane,
-            {"lab1": LAB1},
-            snapshots,
             self.options,
             progress,
-            stop or matrix._Stop(),
+            stop or Stop(),
+            {"lab1": LAB1},
+            snapshots,
+            connect,
         )
+        lanes.run_lane(context, lane)
         return repository.runs_rows(self.db, self.campaign)
 
 
@@ -265,7 +266,7 @@ def test_an_unexpected_exception_is_an_internal_error_and_the_lane_goes_on(lab: 
 
 
 def test_a_run_failing_after_ctrl_c_is_recorded_interrupted(lab: Matrix) -> None:
-    stop = matrix._Stop()
+    stop = Stop()
 
     def killed(text: str) -> tuple[int, str, str]:
         assert stop.active["lab1"].cell.mode == "bridge"  # the main thread can tear it down
@@ -292,7 +293,7 @@ def test_a_full_controller_disk_fails_that_run_and_stops_the_lane(lab: Matrix) -
 
     lab.monkeypatch.setattr(run, "write_artifact", write_until_full)
     conn = lab_host(PROVISIONED, IMAGE_PRESENT)
-    stop = matrix._Stop()
+    stop = Stop()
     rows = lab.lane([planned("bridge"), planned("bridge", 2)], connecting_to(conn), stop)
     [row] = rows  # repetition 2 never started
     assert row.status == "failed"
@@ -303,7 +304,7 @@ def test_a_full_controller_disk_fails_that_run_and_stops_the_lane(lab: Matrix) -
 
 
 def test_after_ctrl_c_a_run_takes_no_further_step_but_is_torn_down(lab: Matrix) -> None:
-    stop = matrix._Stop()
+    stop = Stop()
 
     def ctrl_c_during_set_up(text: str) -> tuple[int, str, str]:
         stop.interrupt()  # arrives while the server starts
