@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from orchestrator.inventory.errors import InventoryError
+from orchestrator.inventory.walk import descendants
 
 
 @dataclass
@@ -186,19 +187,7 @@ class InventoryBuilder:
 
     def descendants(self, group: str) -> list[str]:
         """`group`, its children, then deeper levels breadth-first, each group once."""
-        ordered = [group, *self.groups[group].children]
-        seen = set(ordered)
-        level = list(self.groups[group].children)
-        while level:
-            next_level: list[str] = []
-            for name in level:
-                for child in self.groups[name].children:
-                    if child not in seen:
-                        seen.add(child)
-                        ordered.append(child)
-                        next_level.append(child)
-            level = next_level
-        return ordered
+        return descendants(group, lambda name: self.groups[name].children)
 
     def group_hosts(self, group: str) -> list[str]:
         """Hosts of `group` and its descendants, in Ansible's order, each once."""

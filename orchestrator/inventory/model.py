@@ -10,6 +10,7 @@ from orchestrator.host import Host
 from orchestrator.inventory.errors import InventoryError
 from orchestrator.inventory.patterns import Matcher
 from orchestrator.inventory.values import to_json
+from orchestrator.inventory.walk import descendants
 
 
 @dataclass(frozen=True, eq=False)
@@ -51,16 +52,7 @@ class Inventory:
         return [self.hosts[host] for host in self._group_host_names(name)]
 
     def _group_host_names(self, name: str) -> list[str]:
-        ordered, seen, level = [name], {name}, [name]
-        while level:
-            below: list[str] = []
-            for group in level:
-                for child in self.groups[group].children:
-                    if child not in seen:
-                        seen.add(child)
-                        ordered.append(child)
-                        below.append(child)
-            level = below
+        ordered = descendants(name, lambda group: self.groups[group].children)
         return list(dict.fromkeys(host for group in ordered for host in self.groups[group].hosts))
 
     def select(self, pattern: str) -> list[Host]:
