@@ -19,8 +19,9 @@ class Status(StrEnum):
     """How a task ended on a host (Ansible's words), or how an experiment run ended.
 
     A task is `ok`, `changed`, `skipped`, `failed`, `ignored` (failed under `ignore_errors`)
-    or `unreachable`; a run is `ok`, `failed` or `unsupported` (the kernel cannot build the
-    mode). The database's `RunStatus` adds the states a stored run passes through.
+    or `unreachable`; a run is `ok`, `failed`, `unsupported` (the kernel cannot build the
+    mode) or `interrupted` (Ctrl-C). The database's `RunStatus` has the same values and the
+    states a stored run passes through (`pending`, `running`).
     """
 
     OK = "ok"
@@ -30,6 +31,7 @@ class Status(StrEnum):
     IGNORED = "ignored"
     UNREACHABLE = "unreachable"
     UNSUPPORTED = "unsupported"
+    INTERRUPTED = "interrupted"
 
 
 @dataclass(frozen=True)

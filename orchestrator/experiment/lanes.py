@@ -29,6 +29,7 @@ from orchestrator.experiment.recording import (
 )
 from orchestrator.experiment.schedule import Lane, Plan, Stage
 from orchestrator.experiment.traffic_image import require_traffic_image
+from orchestrator.outcome import Status
 
 log = logging.getLogger(__name__)
 
@@ -186,26 +187,26 @@ def _one_run(
         stop.active[name] = request
     try:
         if name in skip:
-            outcome = run.RunOutcome("failed", error=skip[name])
+            outcome = run.RunOutcome(Status.FAILED, error=skip[name])
         else:
             outcome = _attempt(context, host, request, hosts, say)
     except UnreachableError as error:
         skip[name] = hosts.unreachable[name] = f"unreachable: {error}"
         hosts.connections.pop(name, None)
-        outcome = run.RunOutcome("failed", error=skip[name])
+        outcome = run.RunOutcome(Status.FAILED, error=skip[name])
     except DiskFull as error:
         stop.halt(error)
-        outcome = run.RunOutcome("failed", error=str(error))
+        outcome = run.RunOutcome(Status.FAILED, error=str(error))
     except NetmatrixError as error:
-        outcome = run.RunOutcome("failed", error=str(error))
+        outcome = run.RunOutcome(Status.FAILED, error=str(error))
     except Exception as error:  # a bug must not cost the rest of an overnight matrix
         log.exception("run %s rep %s on %s", cell.key, planned.repetition, name)
-        outcome = run.RunOutcome("failed", error=f"internal error: {error!r}")
+        outcome = run.RunOutcome(Status.FAILED, error=f"internal error: {error!r}")
     finally:
         with stop.lock:
             stop.active.pop(name, None)
-    if stop.interrupted and outcome.status != "ok":
-        outcome = run.RunOutcome("interrupted", error="interrupted by the user (Ctrl-C)")
+    if stop.interrupted and outcome.status != Status.OK:
+        outcome = run.RunOutcome(Status.INTERRUPTED, error="interrupted by the user (Ctrl-C)")
     store_outcome(db, run_id, outcome, context.options.results)
     progress.finished(name, cell.key, planned.repetition, outcome.status, outcome.error)
 

@@ -30,6 +30,7 @@ from orchestrator.experiment import modes, tracing
 from orchestrator.experiment.cells import Cell
 from orchestrator.experiment.hosttools import REDUCER_PATH
 from orchestrator.experiment.spec import Spec
+from orchestrator.outcome import Status
 
 REMOTE_WORK = "/var/tmp/netmatrix"
 READY_TIMEOUT = 15.0
@@ -74,7 +75,7 @@ class RunRequest:
 class RunOutcome:
     """What a run produced, ready for `repository.finish_run`."""
 
-    status: str
+    status: Status
     error: str | None = None
     metrics: Mapping[str, tuple[float, str]] = field(default_factory=dict)
     event_counts: Mapping[str, int] = field(default_factory=dict)
@@ -99,11 +100,11 @@ def execute(conn: Connection, request: RunRequest, progress=None) -> RunOutcome:
         target = modes.server_address(conn, driver, placement)
         return _measure(conn, placement, request, target, say)
     except modes.ModeUnsupported as refusal:
-        return RunOutcome(status="unsupported", error=str(refusal))
+        return RunOutcome(status=Status.UNSUPPORTED, error=str(refusal))
     except DiskFull:
         raise  # not this run's fault alone: the matrix stops (teardown still runs)
     except NetmatrixError as error:
-        return RunOutcome(status="failed", error=str(error))
+        return RunOutcome(status=Status.FAILED, error=str(error))
     finally:
         say("teardown")
         teardown(conn, request)
@@ -156,7 +157,7 @@ def _measure(
         write_artifact(request.artifact_dir, "server.json", "\n".join(server_lines) + "\n")
     )
     return RunOutcome(
-        status="ok",
+        status=Status.OK,
         metrics=metrics,
         event_counts=reduction.get("events", {}),
         device_counts=reduction.get("devices", {}),

@@ -63,7 +63,8 @@ def ensure_dockerd(say: Say = print) -> docker.DockerClient:
             break
         time.sleep(0.5)
     raise NetmatrixError(
-        f"dockerd did not start ({_last_log_line(LOG_FILE)}): see {LOG_FILE}, fix the cause and retry"
+        f"dockerd did not start ({_last_log_line(LOG_FILE)}): see {LOG_FILE}, fix the cause "
+        "and retry"
     )
 
 
