@@ -9,6 +9,10 @@ success is kept — and the display ends with Ansible's PLAY RECAP.
 
 Variable precedence, lowest first: inventory host vars, play vars, task vars, facts
 (`ansible_facts`/`facts`), `set_fact` and registered results, extra vars.
+
+One file of about 560 lines: the linear strategy is one state machine (batches, tasks, loops,
+conditions, handlers, delegation) over per-host state that nothing else touches; the values
+it returns live in `orchestrator.outcome`, its output in `orchestrator.display`.
 """
 
 from __future__ import annotations

@@ -10,6 +10,9 @@ absent is a fact too.
 each type under a unique name and deletes it again (a shell trap deletes it even when the
 probe is interrupted). It needs root; without root every type comes out unsupported with the
 kernel's "Operation not permitted", which is what the host would answer the experiment too.
+
+One file of about 540 lines: each probe is a few lines of shell beside its parser, and the
+one-round-trip script is built from all of them; a reader checks a fact where it is made.
 """
 
 from __future__ import annotations

@@ -6,6 +6,10 @@ names, and again after templating, for values), and a `run(ctx, params)` functio
 (`changed=False`, saying why); in check mode they report what they would change and change
 nothing. Every value from data reaches the host as one element of an argument sequence
 (quoted by the connection), never spliced into shell text.
+
+One file of about 500 lines: it is the whole contract a module is written against (result,
+arguments, context, and the shared ways of reading a host's state first), so that a module
+author reads one file.
 """
 
 from __future__ import annotations
