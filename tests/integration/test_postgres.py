@@ -13,7 +13,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 from pathlib import Path
 
@@ -38,7 +37,7 @@ from tests.integration.postgres import (
     postgres_cluster_fixture,  # noqa: F401  (fixture)
     postgres_url_fixture,  # noqa: F401  (fixture)
 )
-from tests.unit.db.builders import FACTS, add_cell, finished_run
+from tests.unit.db.builders import FACTS, add_cell, campaigns_made_at_once, finished_run
 
 TABLES = {*Base.metadata.tables, "alembic_version"}
 REVISIONS = [
@@ -114,21 +113,7 @@ def test_downgrade_to_base_and_up_again_and_alembic_check(
 def test_netmatrix_started_eight_times_on_an_empty_database_migrates_and_creates_once(
     postgres_url: str,
 ):
-    start, ids, errors = threading.Barrier(8), [], []
-
-    def one() -> None:
-        start.wait()
-        try:
-            with open_database(postgres_url) as db:
-                ids.append(repository.get_or_create_campaign(db, "demo", "", "a" * 64, "0", None))
-        except Exception as error:  # reported below, with the others
-            errors.append(error)
-
-    threads = [threading.Thread(target=one) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    ids, errors = campaigns_made_at_once(postgres_url)
 
     assert errors == []
     assert len(set(ids)) == 1

@@ -1,12 +1,13 @@
 """Cells and finished runs in a few words, for the repository tests."""
 
+import threading
 from collections.abc import Mapping
 from typing import Any
 
 from orchestrator.db import repository
 from orchestrator.db.models import RunStatus
 from orchestrator.db.repository import CampaignRef, CellRef, SnapshotRef
-from orchestrator.db.session import Database
+from orchestrator.db.session import Database, open_database
 
 KERNEL = "6.1.0-13-amd64"
 FACTS: Mapping[str, Any] = {
@@ -42,3 +43,24 @@ def finished_run(
         results.setdefault("artifacts", [ARTIFACT])
     repository.finish_run(db, run_id, status, **results)
     return run_id
+
+
+def campaigns_made_at_once(url: str, writers: int = 8) -> tuple[list[CampaignRef], list[Exception]]:
+    """`writers` netmatrix opening a new database at once and asking for the same campaign:
+    the campaign each got, and what any of them raised."""
+    start, ids, errors = threading.Barrier(writers), [], []
+
+    def one() -> None:
+        start.wait()
+        try:
+            with open_database(url) as db:
+                ids.append(repository.get_or_create_campaign(db, "demo", "", "a" * 64, "0", None))
+        except Exception as error:  # reported to the caller, with the others
+            errors.append(error)
+
+    threads = [threading.Thread(target=one) for _ in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return ids, errors

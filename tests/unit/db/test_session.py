@@ -4,7 +4,6 @@ what a PostgreSQL URL becomes before any server is reached."""
 import os
 import re
 import stat
-import threading
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ from orchestrator.db.models import Campaign
 from orchestrator.db.repository import CampaignRef, QueryResult
 from orchestrator.db.session import Database, database_url, make_engine, open_database
 from orchestrator.errors import NetmatrixError
+from tests.unit.db.builders import campaigns_made_at_once
 
 
 def pragma(db: Database, name: str) -> object:
@@ -81,21 +81,7 @@ def test_an_in_memory_database_is_refused():
 
 def test_netmatrix_started_twice_on_a_new_database_migrates_and_creates_once(url: str):
     """Eight writers at once on a fresh file: one schema, one campaign, no "database is locked"."""
-    start, ids, errors = threading.Barrier(8), [], []
-
-    def one() -> None:
-        start.wait()
-        try:
-            with open_database(url) as db:
-                ids.append(repository.get_or_create_campaign(db, "demo", "", "a" * 64, "0", None))
-        except Exception as error:  # reported below, with the others
-            errors.append(error)
-
-    threads = [threading.Thread(target=one) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    ids, errors = campaigns_made_at_once(url)
 
     assert errors == []
     assert len(set(ids)) == 1
