@@ -1,0 +1,123 @@
+"""ftrace function_graph on the libvirt VM lab, whose Debian kernels have the tracer: bridge
+and macvlan runs (and loopback, the baseline), every run's stored figures checked against the
+raw trace it kept (the calls counted in the text here), and the tracer left as the VM had it.
+Three repetitions, so that `bench/ftrace_cost.py` can read ftrace's cost with an interval
+from the same database.
+
+Uses the session's `vm_lab` (tests/integration/vm_lab.py), so no second lab boots.
+"""
+
+from __future__ import annotations
+
+import lzma
+from pathlib import Path
+
+import pytest
+
+from tests.integration.lab_fixture import ProvisionedLab
+from tests.integration.test_matrix import Results
+from tests.integration.test_vm_lab import matrix, write_spec
+from tests.unit.analysis.test_ftrace_reduce import entry_lines
+
+pytestmark = pytest.mark.integration
+
+TRACEFS = "/sys/kernel/tracing"
+ROOTS = {"bridge": "br_dev_queue_push_xmit", "macvlan": "macvlan_start_xmit"}
+
+
+def tracer_state(lab: ProvisionedLab) -> str:
+    state = lab.sudo(
+        "lab1", f"cat {TRACEFS}/current_tracer {TRACEFS}/tracing_on {TRACEFS}/set_graph_function"
+    )
+    assert state.ok, state.stderr
+    return state.stdout
+
+
+@pytest.fixture(scope="module")
+def traced(vm_lab: ProvisionedLab, tmp_path_factory) -> tuple[Results, str, str]:
+    """loopback, bridge and macvlan, three repetitions each with ftrace, raw traces kept."""
+    root = tmp_path_factory.mktemp("vm-ftrace")
+    results = Results(root / "results")
+    spec = write_spec(
+        root / "ftrace.yml",
+        f"""
+axes: {{mode: [loopback, bridge, macvlan], size: [1400], proto: [tcp]}}
+repetitions: 3
+phases: [plain, traced]
+trace:
+  perf: {{period: 101}}
+  ftrace: {{graph_functions: [{", ".join(ROOTS.values())}], buffer_size_kb: 8192}}
+""",
+    )
+    before = tracer_state(vm_lab)
+    done = matrix(vm_lab, results, spec, "lab1", "--keep-script")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    return results, before, tracer_state(vm_lab)
+
+
+def stored(results: Results, mode: str) -> dict[str, dict[str, tuple]]:
+    """Run global id -> graphed function -> (status, error, calls, timed, mean, p99)."""
+    rows = results.query(
+        "SELECT run.global_id, f.function, f.status, f.error, f.calls, f.timed_calls, "
+        "f.mean_us, f.p99_us FROM ftrace_function f JOIN run ON run.id = f.run_id "
+        "JOIN cell ON cell.id = run.cell_id WHERE cell.mode = ? AND run.status = 'ok'",
+        mode,
+    )
+    found: dict[str, dict[str, tuple]] = {}
+    for run_id, function, *figures in rows:
+        found.setdefault(run_id, {})[function] = tuple(figures)
+    return found
+
+
+def raw_trace(results: Results, mode: str, run_id: str, tmp_path: Path) -> Path:
+    [kept] = (results.directory / "artifacts").glob(
+        f"vm/mode={mode},*/rep-*/{run_id}/ftrace.txt.xz"
+    )
+    text = tmp_path / f"{run_id}.ftrace.txt"
+    text.write_bytes(lzma.decompress(kept.read_bytes()))
+    return text
+
+
+@pytest.mark.parametrize("mode", list(ROOTS))
+def test_the_stored_calls_are_the_raw_traces(traced, mode: str, tmp_path: Path) -> None:
+    results, _, _ = traced
+    function = ROOTS[mode]
+    runs = stored(results, mode)
+    assert len(runs) == 3
+    for run_id, functions in runs.items():
+        status, error, calls, timed, mean_us, p99_us = functions[function]
+        assert (status, error) == ("ok", None)
+        raw = raw_trace(results, mode, run_id, tmp_path)
+        assert calls == len(entry_lines(raw, function)) > 0
+        assert 0 < timed <= calls
+        assert 0 < mean_us <= p99_us
+
+
+def test_a_root_the_mode_does_not_call_is_empty_or_refused_by_name(traced) -> None:
+    """In the bridge run macvlan_start_xmit is never called; the kernel refuses it outright
+    while the macvlan module is not loaded yet, and then the row names it."""
+    results, _, _ = traced
+    for functions in stored(results, "bridge").values():
+        status, error, calls, *_ = functions["macvlan_start_xmit"]
+        if status == "ok":
+            assert calls == 0
+        else:
+            assert status == "unsupported"
+            assert error.startswith("set_graph_function refused macvlan_start_xmit: ")
+
+
+def test_the_ftrace_pass_has_its_own_throughput_next_to_perfs(traced) -> None:
+    results, _, _ = traced
+    rows = results.query(
+        "SELECT cell.mode, metric.name, metric.value FROM metric "
+        "JOIN run ON run.id = metric.run_id JOIN cell ON cell.id = run.cell_id "
+        "WHERE metric.name IN ('mbps/plain', 'mbps/traced', 'mbps/ftrace')"
+    )
+    assert len(rows) == 3 * 3 * 3  # modes × repetitions × passes
+    assert all(value > 0 for _, _, value in rows)
+
+
+def test_the_tracer_is_left_as_the_vm_had_it(traced) -> None:
+    _, before, after = traced
+    assert after == before
+    assert after.splitlines()[0] == "nop"
