@@ -12,16 +12,21 @@ two:
 
 Each list is sorted by samples, descending, then by name. Only kernel functions count (frames
 in `[kernel.kallsyms]`, a kernel module such as `[bridge]`, or a vmlinux).
+
+That is the raw view: it cannot tell a mode's path from a stray interrupt caught once.
+`diff_repetitions` compares the runs one by one instead (see its section below).
 """
 
 from __future__ import annotations
 
+import math
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from orchestrator.analysis.perfscript import Record
+from orchestrator.analysis.stats import mean, stdev, t_cdf
 
 
 @dataclass(frozen=True)
@@ -111,3 +116,161 @@ def diff_functions(
                     }
                 )
     return FunctionDiff(_ranked(extra), _ranked(missing), _ranked(changed))
+
+
+# -- over repetitions ---------------------------------------------------------------------------
+#
+# One run's stacks catch a timer interrupt or a socket's close now and then: a function seen in
+# one repetition of the target and in none of the baseline's is in the raw `extra` list, yet it
+# says nothing about the mode. With every run's counts kept apart, a function is *added* when it
+# is absent from every baseline run and either present in at least `presence` of the target's
+# runs, or its per-run share (samples / records) differs from the baseline's zero beyond the
+# runs' spread: Welch's t test, two-sided, at `level`. `missing` is the same the other way round.
+# A function on both sides is *changed* when the ratio of its mean per-run shares is beyond
+# `factor` either way and Welch's test rejects equal means. Whatever the raw view would list
+# and the test does not confirm is counted in `unsettled`.
+
+WELCH = "Welch's t test over per-run shares (samples / records), two-sided"
+
+
+def welch_p(first: Sequence[float], second: Sequence[float]) -> float:
+    """Welch's two-sided p-value for equal means of two samples of at least two values each.
+
+    Two samples without spread are equal (p = 1) or certainly different (p = 0).
+    """
+    spread_first, spread_second = stdev(first), stdev(second)
+    if spread_first is None or spread_second is None:
+        raise ValueError("Welch's test needs at least two values per side")
+    var_first = spread_first**2 / len(first)
+    var_second = spread_second**2 / len(second)
+    difference = mean(first) - mean(second)
+    if var_first + var_second == 0.0:
+        return 1.0 if difference == 0.0 else 0.0
+    t = difference / math.sqrt(var_first + var_second)
+    df = (var_first + var_second) ** 2 / (
+        var_first**2 / (len(first) - 1) + var_second**2 / (len(second) - 1)
+    )
+    return 2.0 * t_cdf(-abs(t), df)
+
+
+@dataclass(frozen=True)
+class RepetitionDiff:
+    """`diff_repetitions`' lists, shaped as `FunctionDiff`'s, with the test's terms.
+
+    Every item names `function`, `samples` (summed over the runs of the side it is listed
+    for), `target_runs` / `baseline_runs` (how many runs' stacks hold it), the mean per-run
+    shares, Welch's `p` and the `test` that counted it (`presence` or `welch`).
+    """
+
+    baseline_runs: int
+    target_runs: int
+    presence: float
+    level: float
+    factor: float
+    extra: tuple[dict[str, object], ...]
+    missing: tuple[dict[str, object], ...]
+    changed: tuple[dict[str, object], ...]
+    unsettled: int
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "test": WELCH,
+            "confirmed": True,
+            "n": {"baseline": self.baseline_runs, "target": self.target_runs},
+            "presence": self.presence,
+            "level": self.level,
+            "factor": self.factor,
+            "unsettled": self.unsettled,
+            "extra": [dict(item) for item in self.extra],
+            "missing": [dict(item) for item in self.missing],
+            "changed": [dict(item) for item in self.changed],
+        }
+
+
+def diff_repetitions(
+    baseline: Sequence[FunctionCounts],
+    target: Sequence[FunctionCounts],
+    *,
+    presence: float = 1.0,
+    factor: float = 2.0,
+    level: float = 0.95,
+) -> RepetitionDiff:
+    """Compare two sides' runs, one `FunctionCounts` per run (see the text above)."""
+    if len(baseline) < 2 or len(target) < 2:
+        raise ValueError("the test needs at least two runs per side")
+    if not 0.0 < presence <= 1.0:
+        raise ValueError(f"presence must be above 0 and at most 1, not {presence}")
+    if factor < 1.0:
+        raise ValueError(f"factor must be at least 1, not {factor}")
+    lists: dict[str, list[dict[str, object]]] = {"extra": [], "missing": [], "changed": []}
+    unsettled = 0
+    names = {name for run in (*baseline, *target) for name, n in run.counts.items() if n > 0}
+    for name in sorted(names):
+        item = _repeated(name, baseline, target)
+        significant = float(item["p"]) < 1.0 - level  # type: ignore[arg-type]
+        base_in, target_in = int(item["baseline_runs"]), int(item["target_runs"])  # type: ignore[call-overload]
+        if base_in == 0 or target_in == 0:
+            key, side, present = (
+                ("extra", target, target_in) if base_in == 0 else ("missing", baseline, base_in)
+            )
+            if present >= math.ceil(round(presence * len(side), 9)):
+                lists[key].append({**item, "samples": _summed(name, side), "test": "presence"})
+            elif significant:
+                lists[key].append({**item, "samples": _summed(name, side), "test": "welch"})
+            else:
+                unsettled += 1
+            continue
+        ratio = float(item["target_share"]) / float(item["baseline_share"])  # type: ignore[arg-type]
+        if ratio > factor or ratio < 1.0 / factor:
+            if significant:
+                lists["changed"].append(
+                    {
+                        **item,
+                        "samples": _summed(name, target),
+                        "baseline_samples": _summed(name, baseline),
+                        "ratio": ratio,
+                        "test": "welch",
+                    }
+                )
+            else:
+                unsettled += 1
+    return RepetitionDiff(
+        baseline_runs=len(baseline),
+        target_runs=len(target),
+        presence=presence,
+        level=level,
+        factor=factor,
+        extra=_ranked(lists["extra"]),
+        missing=_ranked(lists["missing"]),
+        changed=_ranked(lists["changed"]),
+        unsettled=unsettled,
+    )
+
+
+def pooled(runs: Iterable[FunctionCounts]) -> FunctionCounts:
+    """Several runs' counts as one trace's: what the raw view compares."""
+    counts: Counter[str] = Counter()
+    records = 0
+    for run in runs:
+        counts.update(run.counts)
+        records += run.records
+    return FunctionCounts(counts, records)
+
+
+def _repeated(
+    name: str, baseline: Sequence[FunctionCounts], target: Sequence[FunctionCounts]
+) -> dict[str, object]:
+    base_shares = [run.share(name) for run in baseline]
+    target_shares = [run.share(name) for run in target]
+    return {
+        "function": name,
+        "target_runs": sum(run.counts.get(name, 0) > 0 for run in target),
+        "baseline_runs": sum(run.counts.get(name, 0) > 0 for run in baseline),
+        "target_share": mean(target_shares),
+        "baseline_share": mean(base_shares),
+        "p": welch_p(target_shares, base_shares),
+    }
+
+
+def _summed(name: str, runs: Sequence[FunctionCounts]) -> int:
+    return sum(run.counts.get(name, 0) for run in runs)

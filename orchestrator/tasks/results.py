@@ -38,22 +38,44 @@ def runs(c, campaign=None, format="table", wide=False):
 @task(
     help={
         "mode": "the mode to compare, e.g. bridge",
-        "baseline": "the mode to compare against (default: loopback)",
+        "baseline": "the mode to compare against (default: loopback; with --baseline-kernel, "
+        "the same mode)",
         "host": "only runs on this host",
         "campaign": "campaign name (default: the newest)",
         "format": "table or json",
         "factor": "a shared function is 'changed' when its share moves by more than this "
-        "(default 2)",
+        "(default 2) and beyond the runs' spread",
+        "presence": "an added function is in at least this share of the target's runs "
+        "(default 1.0: every run)",
+        "all": "the raw view: every run pooled, no repetition test",
+        "kernel": "only runs on kernels this matches (a release or a pattern, as "
+        "results.runs shows them); with --baseline-kernel, the target's alone",
+        "baseline_kernel": "only the baseline's runs on kernels this matches (default: --kernel)",
     }
 )
 @user_errors
-def diff(c, mode, baseline="loopback", host=None, campaign=None, format="table", factor=None):
-    """Kernel functions a mode's stacks add over (or lack against) the baseline's."""
-    from orchestrator.reports import queries
+def diff(
+    c,
+    mode,
+    baseline=None,
+    host=None,
+    campaign=None,
+    format="table",
+    factor=None,
+    presence=None,
+    all=False,
+    kernel=None,
+    baseline_kernel=None,
+):
+    """Kernel functions a mode's stacks add over (or lack against) the baseline's, counted
+    only where the repetitions agree."""
+    from orchestrator.reports import diff as stored
 
     choice_flag("--format", format, _DIFF_FORMATS)
     factor = factor_flag("--factor", factor, default=2.0)
-    queries.print_diff(queries.mode_diff(mode, baseline, host, campaign, factor), format)
+    presence = stored.presence_flag(presence)
+    sides = stored.load_sides(campaign, host, mode, baseline, kernel, baseline_kernel)
+    stored.print_stored_diff(*sides, format, raw=all, presence=presence, factor=factor)
 
 
 @task(
