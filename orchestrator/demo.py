@@ -15,6 +15,7 @@ from orchestrator.experiment.matrix import MatrixOptions, run_matrix
 from orchestrator.lab.lifecycle import lab_up, open_lab
 from orchestrator.provision import provision
 from orchestrator.reports import queries
+from orchestrator.reports.diff import load_sides, print_stored_diff
 from orchestrator.reports.runs_table import print_runs
 from orchestrator.reports.summary import demo_summary
 
@@ -43,6 +44,7 @@ def run_demo(figures: Path) -> None:
     lab.say("== results.table --metric mbps --baseline loopback")
     written = demo_summary(result.campaign, figures)
     lab.say("== results.diff --mode bridge --baseline loopback")
-    queries.print_diff(queries.mode_diff("bridge", "loopback", None, result.campaign, 2.0), "table")
+    sides = load_sides(result.campaign, None, "bridge", "loopback", None, None)
+    print_stored_diff(*sides, "table", raw=False, presence=1.0, factor=2.0)
     for path in written:
         lab.say(f"figure: {path}")

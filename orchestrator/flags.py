@@ -41,3 +41,16 @@ def choice_flag(flag: str, value: object, allowed: Collection[str]) -> str:
     if value not in allowed:
         raise NetmatrixError(f"{flag} must be one of {', '.join(allowed)}, not {value!r}")
     return str(value)
+
+
+def share_flag(flag: str, value: object, default: float) -> float:
+    """A share flag: a number above 0 and at most 1 (nan refused); `default` when not given."""
+    if value is None:
+        return default
+    try:
+        number = float(str(value))
+    except ValueError:
+        raise NetmatrixError(f"{flag} must be a number, not {value!r}") from None
+    if not 0.0 < number <= 1.0:  # also refuses nan
+        raise NetmatrixError(f"{flag} must be above 0 and at most 1, not {number}")
+    return number

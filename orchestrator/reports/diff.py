@@ -22,7 +22,6 @@ from typing import Any
 from rich import box
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import select
 
 from orchestrator.analysis.diff import (
     WELCH,
@@ -32,8 +31,6 @@ from orchestrator.analysis.diff import (
     pooled,
 )
 from orchestrator.db import repository
-from orchestrator.db.metrics import RECORDS
-from orchestrator.db.models import Cell, FunctionCount, Metric, Run, RunStatus
 from orchestrator.db.session import Database, open_database
 from orchestrator.errors import NetmatrixError
 from orchestrator.reports.rows import check_format
@@ -93,19 +90,6 @@ def _console() -> Console:
 # -- results.diff -------------------------------------------------------------------------------
 
 
-def presence_flag(value: object) -> float:
-    """`--presence`: the share of the target's runs an added function must be in (0 < p <= 1)."""
-    if value is None:
-        return 1.0
-    try:
-        number = float(str(value))
-    except ValueError:
-        raise NetmatrixError(f"--presence must be a number, not {value!r}") from None
-    if not 0.0 < number <= 1.0:  # also refuses nan
-        raise NetmatrixError(f"--presence must be above 0 and at most 1, not {number}")
-    return number
-
-
 @dataclass(frozen=True)
 class Side:
     """One side of a stored diff: a mode on some kernels, one `FunctionCounts` per run."""
@@ -157,32 +141,8 @@ def load_sides(
 
 
 def _side(db: Database, campaign: repository.CampaignRef, host: str | None, wanted: Wanted) -> Side:
-    runs = (
-        select(Run.id, Run.kernel, Metric.value)
-        .join(Cell, Run.cell_id == Cell.id)
-        .join(Metric, (Metric.run_id == Run.id) & (Metric.name == RECORDS))
-        .where(
-            Cell.campaign_id == campaign.id,
-            Cell.mode == wanted.mode,
-            Run.status == RunStatus.OK,
-            ~Run.superseded,
-            Metric.value > 0,
-        )
-        .order_by(Cell.id, Run.repetition, Run.id)
-    )
-    if host is not None:
-        runs = runs.where(Cell.host == host)
-    with db.transaction() as session:
-        if wanted.kernel is not None:
-            runs = runs.where(Run.kernel.in_(_kernels(session, campaign, wanted)))
-        found = session.execute(runs).all()
-        samples: dict[int, dict[str, int]] = {pk: {} for pk, _, _ in found}
-        for pk, function, number in session.execute(
-            select(FunctionCount.run_id, FunctionCount.function, FunctionCount.samples).where(
-                FunctionCount.run_id.in_(list(samples))
-            )
-        ):
-            samples[pk][function] = number
+    kernels = None if wanted.kernel is None else _kernels(db, campaign, wanted)
+    found = repository.traced_runs(db, campaign, wanted.mode, host=host, kernels=kernels)
     if not found:
         where = (f" on {host}" if host else "") + (
             f" on kernel {wanted.kernel}" if wanted.kernel else ""
@@ -192,21 +152,13 @@ def _side(db: Database, campaign: repository.CampaignRef, host: str | None, want
         )
     return Side(
         mode=wanted.mode,
-        kernels=tuple(sorted({kernel for _, kernel, _ in found})),
-        runs=tuple(FunctionCounts(samples[pk], int(records)) for pk, _, records in found),
+        kernels=tuple(sorted({run.kernel for run in found})),
+        runs=tuple(FunctionCounts(dict(run.samples), run.records) for run in found),
     )
 
 
-def _kernels(session: Any, campaign: repository.CampaignRef, wanted: Wanted) -> list[str]:
-    stored = sorted(
-        set(
-            session.scalars(
-                select(Run.kernel)
-                .join(Cell, Run.cell_id == Cell.id)
-                .where(Cell.campaign_id == campaign.id, ~Run.superseded)
-            )
-        )
-    )
+def _kernels(db: Database, campaign: repository.CampaignRef, wanted: Wanted) -> list[str]:
+    stored = repository.campaign_kernels(db, campaign)
     matched = [kernel for kernel in stored if fnmatchcase(kernel, str(wanted.kernel))]
     if not matched:
         raise NetmatrixError(

@@ -17,7 +17,7 @@ from orchestrator.analysis.diff import FunctionCounts, diff_functions
 from orchestrator.db import repository
 from orchestrator.errors import NetmatrixError
 
-Counts = Mapping[tuple[str, str], repository.FunctionCounts]
+Counts = Mapping[tuple[str, str], repository.PooledFunctionCounts]
 # A function in fewer than 1 % of a mode's records is background (a daemon's syscalls caught by
 # a system-wide trace), not the mode's data path.
 MIN_PERCENT = 1.0
@@ -50,7 +50,7 @@ class AddedFunctions:
     untraced: tuple[str, ...]
 
 
-def traced(counts: Counts) -> dict[tuple[str, str], repository.FunctionCounts]:
+def traced(counts: Counts) -> dict[tuple[str, str], repository.PooledFunctionCounts]:
     """The (mode, kernel) pairs whose ok runs recorded a trace (ok plain-only runs did not)."""
     return {key: found for key, found in counts.items() if found.records > 0}
 
@@ -129,7 +129,7 @@ def pooled_counts(counts: Counts, mode: str) -> FunctionCounts:
     return FunctionCounts(samples, records)
 
 
-def _counts(found: repository.FunctionCounts) -> FunctionCounts:
+def _counts(found: repository.PooledFunctionCounts) -> FunctionCounts:
     return FunctionCounts(found.samples, found.records)
 
 

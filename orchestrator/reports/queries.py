@@ -10,12 +10,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from orchestrator.analysis.diff import FunctionCounts, diff_functions
 from orchestrator.db import repository
 from orchestrator.db.session import open_database
 from orchestrator.errors import NetmatrixError
 from orchestrator.experiment.spec import parse_spec
-from orchestrator.reports.diff import print_diff as _print_diff
 from orchestrator.yamlsource import Node, parse_yaml
 
 RUN_COLUMNS = (
@@ -46,41 +44,6 @@ def runs(campaign: str | None) -> list[repository.RunRow]:
 
 
 @dataclass(frozen=True)
-class ModeDiff:
-    """A stored-counts diff of `mode` against `baseline`, with the records behind each side."""
-
-    data: dict[str, list[dict[str, Any]]]
-    base_records: int
-    target_records: int
-
-
-def mode_diff(
-    mode: str, baseline: str, host: str | None, campaign: str | None, factor: float
-) -> ModeDiff:
-    """Diff the function counts of the latest ok runs of two modes."""
-    if factor < 1.0:
-        raise NetmatrixError(f"--factor must be at least 1, not {factor}")
-    with open_database(read_only=True) as db:
-        ref = repository.find_campaign(db, campaign)
-        sides = []
-        for which in (baseline, mode):
-            counts = repository.latest_function_counts(db, ref, which, host)
-            if counts.runs == 0:
-                where = f" on {host}" if host else ""
-                raise NetmatrixError(
-                    f"campaign {ref.name}: no ok traced runs of mode {which}{where}"
-                )
-            sides.append(FunctionCounts(counts.samples, counts.records))
-    result = diff_functions(sides[0], sides[1], factor=factor)
-    return ModeDiff(result.as_dict(), sides[0].records, sides[1].records)
-
-
-def print_diff(diff: ModeDiff, fmt: str) -> None:
-    """Print a mode diff in `fmt` (table or json)."""
-    _print_diff(diff.data, diff.base_records, diff.target_records, fmt)
-
-
-@dataclass(frozen=True)
 class CampaignData:
     """What the tables, figures and reports of one campaign read, loaded at once.
 
@@ -91,7 +54,7 @@ class CampaignData:
     info: repository.CampaignInfo
     snapshots: tuple[repository.SnapshotRecord, ...]
     runs: tuple[repository.RunValues, ...]
-    functions: Mapping[tuple[str, str], repository.FunctionCounts]
+    functions: Mapping[tuple[str, str], repository.PooledFunctionCounts]
 
     def baseline(self, asked: str | None = None) -> str:
         """`asked`, else the baseline mode of the campaign's spec."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from invoke import task
 
-from orchestrator.flags import choice_flag, count_flag, factor_flag
+from orchestrator.flags import choice_flag, count_flag, factor_flag, share_flag
 from orchestrator.tasks._cli import user_errors
 
 _DIFF_FORMATS = ("table", "json")
@@ -67,13 +67,12 @@ def diff(
     kernel=None,
     baseline_kernel=None,
 ):
-    """Kernel functions a mode's stacks add over (or lack against) the baseline's, counted
-    only where the repetitions agree."""
+    """Kernel functions a mode adds or drops against a baseline, where repetitions agree."""
     from orchestrator.reports import diff as stored
 
     choice_flag("--format", format, _DIFF_FORMATS)
     factor = factor_flag("--factor", factor, default=2.0)
-    presence = stored.presence_flag(presence)
+    presence = share_flag("--presence", presence, default=1.0)
     sides = stored.load_sides(campaign, host, mode, baseline, kernel, baseline_kernel)
     stored.print_stored_diff(*sides, format, raw=all, presence=presence, factor=factor)
 

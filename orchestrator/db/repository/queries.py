@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from types import MappingProxyType
 
 from sqlalchemy import Integer, cast, func, select
@@ -24,8 +25,9 @@ from orchestrator.db.repository.rows import (
 from orchestrator.db.repository.values import (
     CampaignInfo,
     CampaignRef,
-    FunctionCounts,
+    PooledFunctionCounts,
     RunRow,
+    RunSamples,
     RunValues,
     SnapshotRecord,
 )
@@ -63,39 +65,6 @@ def runs_rows(db: Database, campaign: CampaignRef | None = None) -> list[RunRow]
         return [RunRow(**row._mapping) for row in session.execute(statement)]
 
 
-def latest_function_counts(
-    db: Database, campaign: CampaignRef, mode: str, host: str | None = None
-) -> FunctionCounts:
-    """Function samples summed over the current ok runs of a mode, for the baseline diff."""
-    runs = (
-        select(Run.id)
-        .join(Cell, Run.cell_id == Cell.id)
-        .where(
-            Cell.campaign_id == campaign.id,
-            Cell.mode == mode,
-            Run.status == RunStatus.OK,
-            ~Run.superseded,
-        )
-    )
-    if host is not None:
-        runs = runs.where(Cell.host == host)
-    with db.transaction() as session:
-        samples = session.execute(
-            select(FunctionCount.function, func.sum(FunctionCount.samples))
-            .where(FunctionCount.run_id.in_(runs))
-            .group_by(FunctionCount.function)
-        )
-        records = session.scalar(
-            select(func.sum(Metric.value)).where(Metric.run_id.in_(runs), Metric.name == RECORDS)
-        )
-        count = session.scalar(select(func.count()).select_from(runs.subquery()))
-        return FunctionCounts(
-            samples={function: int(total) for function, total in samples},
-            records=int(records or 0),
-            runs=count or 0,
-        )
-
-
 def current_run_values(db: Database, campaign: CampaignRef) -> list[RunValues]:
     """The campaign's current (not superseded) runs of every status, in planned order."""
     statement = (
@@ -128,8 +97,8 @@ def current_run_values(db: Database, campaign: CampaignRef) -> list[RunValues]:
 
 def function_counts_by_mode_and_kernel(
     db: Database, campaign: CampaignRef
-) -> dict[tuple[str, str], FunctionCounts]:
-    """`latest_function_counts` for every (mode, kernel) of the campaign at once."""
+) -> dict[tuple[str, str], PooledFunctionCounts]:
+    """Function samples summed over the current ok runs of each (mode, kernel) of the campaign."""
     runs = (
         select(Run.id, Cell.mode, Run.kernel)
         .join(Cell, Run.cell_id == Cell.id)
@@ -156,7 +125,7 @@ def function_counts_by_mode_and_kernel(
         }
         counts = session.execute(select(*key, func.count()).group_by(*key)).all()
     return {
-        (mode, kernel): FunctionCounts(
+        (mode, kernel): PooledFunctionCounts(
             samples=samples.get((mode, kernel), {}),
             records=records.get((mode, kernel), 0),
             runs=number,
@@ -198,3 +167,59 @@ def all_campaigns(db: Database) -> list[CampaignRef]:
             CampaignRef(row.id, row.name, row.spec_hash)
             for row in session.scalars(select(Campaign).order_by(Campaign.id))
         ]
+
+
+def traced_runs(
+    db: Database,
+    campaign: CampaignRef,
+    mode: str,
+    *,
+    host: str | None = None,
+    kernels: Sequence[str] | None = None,
+) -> list[RunSamples]:
+    """Each current ok run of `mode` that recorded events (of one host, on some kernels), with
+    its function samples, in planned order: the repetitions a diff compares one by one."""
+    runs = (
+        select(Run.id, Run.kernel, Metric.value)
+        .join(Cell, Run.cell_id == Cell.id)
+        .join(Metric, (Metric.run_id == Run.id) & (Metric.name == RECORDS))
+        .where(
+            Cell.campaign_id == campaign.id,
+            Cell.mode == mode,
+            Run.status == RunStatus.OK,
+            ~Run.superseded,
+            Metric.value > 0,
+        )
+        .order_by(Cell.id, Run.repetition, Run.id)
+    )
+    if host is not None:
+        runs = runs.where(Cell.host == host)
+    if kernels is not None:
+        runs = runs.where(Run.kernel.in_(list(kernels)))
+    with db.transaction() as session:
+        found = session.execute(runs).all()
+        samples: dict[int, dict[str, int]] = {pk: {} for pk, _, _ in found}
+        for pk, function, number in session.execute(
+            select(FunctionCount.run_id, FunctionCount.function, FunctionCount.samples).where(
+                FunctionCount.run_id.in_(list(samples))
+            )
+        ):
+            samples[pk][function] = number
+    return [
+        RunSamples(kernel, int(records), MappingProxyType(samples[pk]))
+        for pk, kernel, records in found
+    ]
+
+
+def campaign_kernels(db: Database, campaign: CampaignRef) -> list[str]:
+    """The kernels the campaign's current runs ran on, sorted."""
+    with db.transaction() as session:
+        return sorted(
+            set(
+                session.scalars(
+                    select(Run.kernel)
+                    .join(Cell, Run.cell_id == Cell.id)
+                    .where(Cell.campaign_id == campaign.id, ~Run.superseded)
+                )
+            )
+        )

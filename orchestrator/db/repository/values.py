@@ -60,7 +60,16 @@ class RunRow:
 
 
 @dataclass(frozen=True)
-class FunctionCounts:
+class RunSamples:
+    """One traced run as a diff reads it: its kernel, its records and its samples per function."""
+
+    kernel: str
+    records: int
+    samples: Mapping[str, int]
+
+
+@dataclass(frozen=True)
+class PooledFunctionCounts:
     """Samples per kernel function over a mode's current ok runs, their records and number."""
 
     samples: Mapping[str, int]

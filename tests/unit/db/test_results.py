@@ -7,7 +7,7 @@ from sqlalchemy import update
 
 from orchestrator.db import repository
 from orchestrator.db.models import Run, RunStatus
-from orchestrator.db.repository import CampaignRef, FunctionCounts, RunRow, SnapshotRef
+from orchestrator.db.repository import CampaignRef, PooledFunctionCounts, RunRow, SnapshotRef
 from orchestrator.db.session import Database
 from tests.unit.db.builders import KERNEL, add_cell, finished_run
 
@@ -96,13 +96,22 @@ def test_function_counts_sum_the_current_ok_runs_of_a_mode(
     traced(bridge_lab1, 3, {"br_handle_frame": 1000}, 1000, RunStatus.FAILED)
     traced(loopback, 1, {"tcp_sendmsg": 40}, 400)
 
-    assert repository.latest_function_counts(db, campaign, "bridge", "lab1") == FunctionCounts(
-        samples={"br_handle_frame": 27, "veth_xmit": 7, "br_forward_finish": 3},
-        records=270,
-        runs=3,
+    on_lab1 = repository.traced_runs(db, campaign, "bridge", host="lab1")
+    assert [(run.records, dict(run.samples)) for run in on_lab1] == [
+        (100, {"br_handle_frame": 10, "veth_xmit": 7}),
+        (120, {"br_handle_frame": 12, "br_forward_finish": 3}),
+        (50, {"br_handle_frame": 5}),
+    ]
+    assert {run.kernel for run in on_lab1} == {KERNEL}
+    assert len(repository.traced_runs(db, campaign, "bridge")) == 4
+    assert repository.traced_runs(db, campaign, "bridge", kernels=["5.10.0-26-amd64"]) == []
+    assert repository.traced_runs(db, campaign, "macvlan") == []
+    pooled = repository.function_counts_by_mode_and_kernel(db, campaign)[("bridge", KERNEL)]
+    assert pooled == PooledFunctionCounts(
+        samples={"br_handle_frame": 1027, "veth_xmit": 7, "br_forward_finish": 3},
+        records=1270,
+        runs=4,
     )
-    assert repository.latest_function_counts(db, campaign, "bridge").runs == 4
-    assert repository.latest_function_counts(db, campaign, "macvlan") == FunctionCounts({}, 0, 0)
 
 
 def test_integrity_check_of_a_sound_database(
