@@ -12,7 +12,7 @@ from pathlib import Path
 from sqlalchemy.exc import OperationalError
 
 from orchestrator.artifacts import run_dir
-from orchestrator.db import ftrace_store, repository
+from orchestrator.db import repository
 from orchestrator.db.models import RunStatus
 from orchestrator.db.session import Database
 from orchestrator.errors import DiskFull
@@ -64,7 +64,7 @@ def store_outcome(db: Database, run_id: str, outcome: run.RunOutcome, results: P
         function_counts=dict(outcome.function_counts),
         artifacts=artifacts,
     )
-    ftrace_store.store_ftrace(db, run_id, outcome.ftrace)
+    repository.store_ftrace(db, run_id, outcome.ftrace)
 
 
 @contextlib.contextmanager

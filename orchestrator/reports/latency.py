@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from orchestrator.analysis.ftrace_reduce import GraphedFunction
-from orchestrator.db import ftrace_store, repository
+from orchestrator.db import repository
 from orchestrator.db.metrics import MBPS
 from orchestrator.db.models import RunStatus
 from orchestrator.db.repository import RunValues
@@ -98,7 +98,7 @@ def load_latency(function: str, campaign: str | None = None) -> LatencyData:
     with open_database(read_only=True) as db:
         ref = repository.find_campaign(db, campaign)
         runs = tuple(repository.current_run_values(db, ref))
-        everything = ftrace_store.campaign_ftrace(db, ref)
+        everything = repository.campaign_ftrace(db, ref)
     graphed = sorted({name for functions in everything.values() for name in functions})
     if function not in graphed:
         known = f"it has {', '.join(graphed)}" if graphed else "its runs recorded no ftrace"

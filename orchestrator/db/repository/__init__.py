@@ -3,7 +3,8 @@
 Each function is one transaction. Values are bound parameters only; the user's own SQL
 (`execute_read_only`) runs on a read-only database. One module per job: `lifecycle` (a run's
 life), `queries` (what reports read), `admin` (integrity, the user's SQL), `exchange` (export
-and merge), over the frozen `values` and the shared `rows` helpers.
+and merge), `ftrace` (a run's ftrace figures), over the frozen `values` and the shared `rows`
+helpers.
 """
 
 from orchestrator.db.repository.admin import (
@@ -14,6 +15,7 @@ from orchestrator.db.repository.exchange import (
     dump_campaign,
     import_campaign,
 )
+from orchestrator.db.repository.ftrace import campaign_ftrace, store_ftrace
 from orchestrator.db.repository.lifecycle import (
     DONE,
     FINAL,
@@ -80,6 +82,7 @@ __all__ = [
     "SnapshotRecord",
     "SnapshotRef",
     "all_campaigns",
+    "campaign_ftrace",
     "campaign_info",
     "campaign_kernels",
     "campaign_snapshots",
@@ -98,6 +101,7 @@ __all__ = [
     "record_host_snapshot",
     "runs_rows",
     "start_run",
+    "store_ftrace",
     "supersede_cell_runs",
     "traced_runs",
 ]

@@ -10,7 +10,7 @@ from sqlalchemy import Engine, create_engine, inspect, text
 from sqlalchemy.exc import IntegrityError
 
 from orchestrator.analysis.ftrace_reduce import GraphedFunction, reduce_function_graph
-from orchestrator.db import ftrace_store, migrate, repository
+from orchestrator.db import migrate, repository
 from orchestrator.db.repository import CampaignRef, SnapshotRef
 from orchestrator.db.session import Database, open_database
 from tests.unit.db.builders import add_cell, finished_run
@@ -52,8 +52,8 @@ def test_revision_0002_upgrades_a_database_of_the_previous_schema(tmp_path: Path
         assert counts(db.engine, "SELECT count(*) FROM metric") == metrics
         campaign = repository.find_campaign(db, "demo")
         [run_id, *_] = [run.run_id for run in repository.current_run_values(db, campaign)]
-        ftrace_store.store_ftrace(db, run_id, reduced("br_dev_queue_push_xmit"))
-        stored = ftrace_store.campaign_ftrace(db, campaign)
+        repository.store_ftrace(db, run_id, reduced("br_dev_queue_push_xmit"))
+        stored = repository.campaign_ftrace(db, campaign)
         assert stored[run_id]["br_dev_queue_push_xmit"].calls == 8
 
         with db.engine.begin() as connection:
@@ -67,12 +67,12 @@ def test_figures_come_back_as_they_were_stored(
 ) -> None:
     run_id = finished_run(db, add_cell(db, campaign), 1, snapshot)
     figures = reduced("br_dev_queue_push_xmit", "br_forward")
-    ftrace_store.store_ftrace(db, run_id, figures)
+    repository.store_ftrace(db, run_id, figures)
 
-    stored = ftrace_store.campaign_ftrace(db, campaign)
+    stored = repository.campaign_ftrace(db, campaign)
     assert list(stored) == [run_id]
     assert dict(stored[run_id]) == {item.function: item for item in figures}
-    only = ftrace_store.campaign_ftrace(db, campaign, "br_forward")
+    only = repository.campaign_ftrace(db, campaign, "br_forward")
     assert list(only[run_id]) == ["br_forward"]
     assert (figures[0].overrun, figures[0].lost) == (3, 1)
 
@@ -81,10 +81,10 @@ def test_an_unsupported_pass_keeps_the_kernels_words(
     db: Database, campaign: CampaignRef, snapshot: SnapshotRef
 ) -> None:
     run_id = finished_run(db, add_cell(db, campaign), 1, snapshot)
-    ftrace_store.store_ftrace(
+    repository.store_ftrace(
         db, run_id, [GraphedFunction("br_dev_queue_push_xmit", "unsupported", NO_TRACER)]
     )
-    [item] = ftrace_store.campaign_ftrace(db, campaign)[run_id].values()
+    [item] = repository.campaign_ftrace(db, campaign)[run_id].values()
     assert (item.status, item.error, item.calls, item.mean_us) == (
         "unsupported",
         NO_TRACER,
@@ -98,14 +98,14 @@ def test_superseded_runs_are_not_read_back(
 ) -> None:
     cell = add_cell(db, campaign)
     first = finished_run(db, cell, 1, snapshot)
-    ftrace_store.store_ftrace(db, first, reduced("br_forward"))
+    repository.store_ftrace(db, first, reduced("br_forward"))
     second = finished_run(db, cell, 1, snapshot)  # the same repetition again
-    ftrace_store.store_ftrace(db, second, reduced("br_forward"))
+    repository.store_ftrace(db, second, reduced("br_forward"))
 
-    assert list(ftrace_store.campaign_ftrace(db, campaign)) == [second]
+    assert list(repository.campaign_ftrace(db, campaign)) == [second]
 
 
 def test_the_status_is_checked(db: Database, campaign: CampaignRef, snapshot: SnapshotRef) -> None:
     run_id = finished_run(db, add_cell(db, campaign), 1, snapshot)
     with pytest.raises(IntegrityError, match="ck_ftrace_function_status"):
-        ftrace_store.store_ftrace(db, run_id, [GraphedFunction("f", "maybe")])
+        repository.store_ftrace(db, run_id, [GraphedFunction("f", "maybe")])

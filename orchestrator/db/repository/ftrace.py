@@ -1,7 +1,7 @@
-"""The ftrace_function table: storing a run's ftrace figures and reading them back.
+"""The ftrace_function table: a run's ftrace figures stored, and read back for reports.
 
-Kept apart from `repository` (which holds the other tables' queries) while that module is
-reworked for PostgreSQL; the same rules hold: one transaction per function, bound values only.
+Stored right after `finish_run`, in a transaction of its own: a crash between the two leaves
+an ok run without its ftrace rows.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from sqlalchemy import insert, select
 
 from orchestrator.analysis.ftrace_reduce import GraphedFunction
 from orchestrator.db.models import Cell, FtraceFunction, Run
-from orchestrator.db.repository import CampaignRef
+from orchestrator.db.repository.values import CampaignRef
 from orchestrator.db.session import Database
 
 _FIGURES = tuple(field.name for field in fields(GraphedFunction) if field.name != "function")
