@@ -10,6 +10,9 @@ the host, so only the reduction (a few kB) and, when asked, the compressed text 
 When the spec has `ftrace`, the client then runs once more under function_graph, in a pass of
 its own after perf's, so that neither tracer's cost lands in the other's numbers; a kernel
 without the tracer makes that part `unsupported` (in the kernel's words), not the run.
+
+One file of about 500 lines: the phases share the request, the placement and the teardown
+guarantee above; the tracers' own commands live in `tracing.py`, the modes' in `modes.py`.
 """
 
 from __future__ import annotations
