@@ -7,6 +7,7 @@ DIR/hosts.json        every host snapshot the runs were measured with (all facts
 DIR/runs.csv          one line per run, superseded ones too (`superseded` says so)
 DIR/metrics.csv       run_id, name, value, unit
 DIR/function_counts.csv, event_counts.csv, device_counts.csv, artifacts.csv
+DIR/ftrace_functions.csv  per run and graphed function: ftrace's status, calls and durations
 DIR/artifacts/…       the runs' files, at the paths the database names
 DIR/netmatrix.db      the same campaign as a netmatrix database (`results.import DIR`)
 DIR/SHA256SUMS        sha256 of every other file, as `sha256sum -c SHA256SUMS` checks it
@@ -120,11 +121,28 @@ def _write_tables(dump: repository.CampaignDump, out: Path) -> None:
                 for item, number in sorted(getattr(run, name).items())
             ),
         )
+    ftrace_columns = ("function", "status", "error", "calls", "timed_calls", "total_us",
+                      "mean_us", "p50_us", "p90_us", "p99_us", "children_share", "overrun",
+                      "lost", "top_callees")  # fmt: skip
+    _csv(
+        out / "ftrace_functions.csv",
+        ("run_id", *ftrace_columns),
+        (
+            (run.global_id, *(_cell_text(row[name]) for name in ftrace_columns))
+            for run in dump.runs
+            for row in run.ftrace
+        ),
+    )
     _csv(
         out / "artifacts.csv",
         ("run_id", "kind", "path", "sha256", "bytes"),
         ((run.global_id, *entry) for run in dump.runs for entry in run.artifacts),
     )
+
+
+def _cell_text(value: Any) -> Any:
+    """A CSV cell: lists (an ftrace row's top callees) as JSON, the rest as they are."""
+    return json.dumps(value, sort_keys=True) if isinstance(value, list | dict) else value
 
 
 def _csv(path: Path, header: Sequence[str], rows: Iterable[Iterable[Any]]) -> None:

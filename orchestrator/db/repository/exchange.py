@@ -17,6 +17,7 @@ from orchestrator.db.models import (
     Cell,
     DeviceCount,
     EventCount,
+    FtraceFunction,
     FunctionCount,
     HostSnapshot,
     Metric,
@@ -24,6 +25,7 @@ from orchestrator.db.models import (
 )
 from orchestrator.db.repository.rows import (
     campaign_record,
+    ftrace_row,
     insert_results,
     snapshot_record,
 )
@@ -69,6 +71,7 @@ def dump_campaign(db: Database, campaign: CampaignRef) -> CampaignDump:
             ids,
             lambda row: (row.path, (row.kind, row.path, row.sha256, row.bytes)),
         )
+        ftrace = _by_run(session, FtraceFunction, ids, lambda row: (row.function, ftrace_row(row)))
     index = {snapshot_id: position for position, snapshot_id in enumerate(snapshot_ids)}
     return CampaignDump(
         campaign=info,
@@ -85,6 +88,7 @@ def dump_campaign(db: Database, campaign: CampaignRef) -> CampaignDump:
                 device_counts=MappingProxyType(devices.get(run.id, {})),
                 function_counts=MappingProxyType(functions.get(run.id, {})),
                 artifacts=tuple(entry for _, entry in sorted(artifacts.get(run.id, {}).items())),
+                ftrace=tuple(entry for _, entry in sorted(ftrace.get(run.id, {}).items())),
             )
             for run, cell in runs
         ),
@@ -206,4 +210,5 @@ def _add_run(session: Session, run: RunRecord, cell_id: int, snapshot_id: int) -
         run.device_counts,
         run.function_counts,
         run.artifacts,
+        run.ftrace,
     )

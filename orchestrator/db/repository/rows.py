@@ -19,6 +19,7 @@ from orchestrator.db.models import (
     Campaign,
     DeviceCount,
     EventCount,
+    FtraceFunction,
     FunctionCount,
     HostSnapshot,
     Metric,
@@ -76,8 +77,10 @@ def insert_results(
     device_counts: Mapping[str, int],
     function_counts: Mapping[str, int],
     artifacts: Sequence[ArtifactEntry],
+    ftrace: Sequence[Mapping[str, Any]] = (),
 ) -> None:
-    """Insert what a run measured (`finish_run`) or what an imported run brings along."""
+    """Insert what a run measured (`finish_run`) or what an imported run brings along
+    (`ftrace`: its ftrace_function rows, as `ftrace_row` gives them)."""
     insert_rows(
         session,
         Metric,
@@ -104,6 +107,16 @@ def insert_results(
             for kind, path, sha256, size in artifacts
         ],
     )
+    insert_rows(session, FtraceFunction, [{"run_id": run_pk, **row} for row in ftrace])
+
+
+def ftrace_row(row: FtraceFunction) -> dict[str, Any]:
+    """An ftrace_function row's columns but its run's id, as an export carries it."""
+    return {
+        column.name: getattr(row, column.name)
+        for column in FtraceFunction.__table__.columns
+        if column.name != "run_id"
+    }
 
 
 def campaign_record(row: Campaign) -> CampaignInfo:

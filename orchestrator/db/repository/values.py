@@ -155,6 +155,8 @@ class RunRecord:
     device_counts: Mapping[str, int]
     function_counts: Mapping[str, int]
     artifacts: tuple[ArtifactEntry, ...]
+    ftrace: tuple[Mapping[str, Any], ...] = ()
+    """The run's ftrace_function rows (without run_id), by function."""
 
 
 # The columns a merge copies as they are, from a run and its cell.

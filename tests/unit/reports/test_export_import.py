@@ -12,9 +12,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, update
 
+from orchestrator.analysis.ftrace_reduce import GraphedFunction
 from orchestrator.db import repository
 from orchestrator.db.models import Artifact, Base, Run, RunStatus
 from orchestrator.db.session import Database, open_database
+from tests.unit.db.test_ftrace_rows import NO_TRACER, reduced
 from tests.unit.reports.builders import SPEC, Lab
 
 from .conftest import run_task
@@ -251,3 +253,30 @@ def test_import_refuses_nothing_to_read_and_the_database_itself(
     assert capsys.readouterr().err == (
         f"error: {database} is this very database: nothing to import\n"
     )
+
+
+def test_ftrace_figures_travel_with_their_runs(
+    paper: Lab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+):
+    campaign = repository.find_campaign(paper.db, "paper")
+    [first, second, *_] = [run.run_id for run in repository.current_run_values(paper.db, campaign)]
+    repository.store_ftrace(paper.db, first, reduced("br_dev_queue_push_xmit", "br_forward"))
+    repository.store_ftrace(
+        paper.db, second, [GraphedFunction("br_dev_queue_push_xmit", "unsupported", NO_TRACER)]
+    )
+    stored = repository.campaign_ftrace(paper.db, campaign)
+    out = tmp_path / "published"
+    assert run_task("results.export", "--out", str(out), "--results", str(paper.results)) == 0
+    rows = list(csv.DictReader((out / "ftrace_functions.csv").open()))
+    assert [(row["run_id"], row["function"], row["status"]) for row in rows] == [
+        (first, "br_dev_queue_push_xmit", "ok"),
+        (first, "br_forward", "ok"),
+        (second, "br_dev_queue_push_xmit", "unsupported"),
+    ]
+    assert int(rows[0]["calls"]) == stored[first]["br_dev_queue_push_xmit"].calls > 0
+    monkeypatch.setenv("NETMATRIX_DB", f"sqlite:///{tmp_path / 'fresh.db'}")
+    capsys.readouterr()
+    assert run_task("results.import", str(out), "--results", str(tmp_path / "in")) == 0
+    with open_database() as fresh:
+        imported = repository.campaign_ftrace(fresh, repository.find_campaign(fresh, "paper"))
+    assert imported == stored
