@@ -2,9 +2,9 @@
 
 The page holds the campaign's provenance (spec hash, netmatrix version and commit, every host
 snapshot), the result tables, the figures (PNG embedded as data URIs, so the file travels
-alone), the function diff of every mode against the baseline and the spec itself. It has no
-script and no external resource, and its content depends only on the database: the same
-campaign gives the same bytes.
+alone), the function diff of every mode against the baseline, the ftrace figures of each
+graphed function, and the spec itself. It has no script and no external resource, and its
+content depends only on the database: the same campaign gives the same bytes.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from orchestrator.reports.cell_text import PLAIN
 from orchestrator.reports.figures import KINDS, make_figure
 from orchestrator.reports.functions import MIN_PERCENT, pooled_counts
 from orchestrator.reports.html_template import TEMPLATE
+from orchestrator.reports.latency import LatencyData, latency_table, spec_for
 from orchestrator.reports.plots import figure_bytes
 from orchestrator.reports.queries import CampaignData
 from orchestrator.reports.table_formats import cell_lines, group_title, notes, title
@@ -66,7 +67,20 @@ def render_report(data: CampaignData, baseline: str | None = None) -> str:
         figures=[_figure_view(data, kind, reference) for kind in KINDS],
         baseline=reference,
         diffs=[_diff_view(data, mode, reference) for mode in _modes(data) if mode != reference],
+        latency=[_table_view(table) for table in _latency_tables(data)],
     )
+
+
+def _latency_tables(data: CampaignData) -> list[ResultTable]:
+    """One table per function the campaign graphed: its mean duration, modes by kernels."""
+    graphed = sorted({name for functions in data.ftrace.values() for name in functions})
+    return [
+        latency_table(
+            LatencyData(data.info.name, data.runs, data.ftrace, function),
+            spec_for("mode", "kernel", None),
+        )
+        for function in graphed
+    ]
 
 
 def _modes(data: CampaignData) -> list[str]:

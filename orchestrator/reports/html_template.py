@@ -4,7 +4,28 @@ Kept as a Python string so that it travels with the package without package-data
 Everything it shows is prepared by `orchestrator.reports.html`; the template only lays out.
 """
 
-TEMPLATE = """<!DOCTYPE html>
+TEMPLATE = """{% macro result_table(table) %}
+  <h3>{{ table.title }}</h3>
+  {% for group in table.groups %}
+  <table>
+    {% if group.heading %}<caption>{{ group.heading }}</caption>{% endif %}
+    <thead><tr><th>{{ table.rows_axis }}</th>
+      {% for col in table.cols %}<th>{{ col }}</th>{% endfor %}</tr></thead>
+    <tbody>
+    {% for row in group.rows %}
+      <tr><th>{{ row.label }}</th>
+      {% for cell in row.cells %}
+        <td class="{{ cell.css }}">{{ cell.value }}
+          {% if cell.ratio %}<span class="ratio">{{ cell.ratio }}</span>{% endif %}</td>
+      {% endfor %}</tr>
+    {% endfor %}
+    </tbody>
+  </table>
+  {% endfor %}
+  {% if table.notes %}<ul class="notes">
+    {% for note in table.notes %}<li>{{ note }}</li>{% endfor %}</ul>{% endif %}
+{% endmacro %}
+<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -61,27 +82,17 @@ TEMPLATE = """<!DOCTYPE html>
 </table>
 
 <h2 id="tables">Tables</h2>
-{% for table in tables %}
-  <h3>{{ table.title }}</h3>
-  {% for group in table.groups %}
-  <table>
-    {% if group.heading %}<caption>{{ group.heading }}</caption>{% endif %}
-    <thead><tr><th>{{ table.rows_axis }}</th>
-      {% for col in table.cols %}<th>{{ col }}</th>{% endfor %}</tr></thead>
-    <tbody>
-    {% for row in group.rows %}
-      <tr><th>{{ row.label }}</th>
-      {% for cell in row.cells %}
-        <td class="{{ cell.css }}">{{ cell.value }}
-          {% if cell.ratio %}<span class="ratio">{{ cell.ratio }}</span>{% endif %}</td>
-      {% endfor %}</tr>
-    {% endfor %}
-    </tbody>
-  </table>
-  {% endfor %}
-  {% if table.notes %}<ul class="notes">
-    {% for note in table.notes %}<li>{{ note }}</li>{% endfor %}</ul>{% endif %}
-{% endfor %}
+{% for table in tables %}{{ result_table(table) }}{% endfor %}
+
+<h2 id="ftrace">ftrace: graphed functions</h2>
+{% if latency %}
+<p>ftrace function_graph, in a pass of its own after perf's: each run's mean duration of a
+graphed function (µs), mean with its 95% confidence interval across runs. A kernel without
+function_graph (a Docker node shares the controller's) says so in the kernel's words.</p>
+{% for table in latency %}{{ result_table(table) }}{% endfor %}
+{% else %}
+<p><em>No run of this campaign recorded ftrace (the spec has no <code>trace.ftrace</code>).</em></p>
+{% endif %}
 
 <h2 id="figures">Figures</h2>
 {% for figure in figures %}

@@ -7,9 +7,10 @@ so the tasks stay thin and the same answers can feed tables, figures and reports
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from orchestrator.analysis.ftrace_reduce import GraphedFunction
 from orchestrator.db import repository
 from orchestrator.db.session import open_database
 from orchestrator.errors import NetmatrixError
@@ -55,6 +56,8 @@ class CampaignData:
     snapshots: tuple[repository.SnapshotRecord, ...]
     runs: tuple[repository.RunValues, ...]
     functions: Mapping[tuple[str, str], repository.PooledFunctionCounts]
+    ftrace: Mapping[str, Mapping[str, GraphedFunction]] = field(default_factory=dict)
+    """Run global id -> graphed function -> its ftrace figures."""
 
     def baseline(self, asked: str | None = None) -> str:
         """`asked`, else the baseline mode of the campaign's spec."""
@@ -76,6 +79,7 @@ def load_campaign(campaign: str | None, *, functions: bool = True) -> CampaignDa
             snapshots=tuple(repository.campaign_snapshots(db, ref)),
             runs=tuple(repository.current_run_values(db, ref)),
             functions=repository.function_counts_by_mode_and_kernel(db, ref) if functions else {},
+            ftrace=repository.campaign_ftrace(db, ref),
         )
 
 

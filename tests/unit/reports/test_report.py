@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.analysis.ftrace_reduce import GraphedFunction
 from orchestrator.db import repository
 from orchestrator.reports import queries
 from orchestrator.reports.html import render_report
+from tests.unit.db.test_ftrace_rows import NO_TRACER, reduced
 from tests.unit.reports.builders import Lab
 
 from .conftest import run_task
@@ -85,3 +87,27 @@ def test_the_task_writes_the_page(paper: Lab, tmp_path: Path, capsys):
     assert out.read_text().startswith("<!DOCTYPE html>")
     assert run_task("results.report", "--out", str(tmp_path / "report.pdf")) == 2
     assert capsys.readouterr().err == "error: --out must end in .html, not 'report.pdf'\n"
+
+
+def test_the_ftrace_section_tables_each_graphed_function_or_says_there_is_none(
+    paper: Lab, page: str
+):
+    assert "No run of this campaign recorded ftrace" in text_of(page)
+    campaign = repository.find_campaign(paper.db, "paper")
+    runs = repository.current_run_values(paper.db, campaign)
+    bridge = [run.run_id for run in runs if run.mode == "bridge" and run.status == "ok"]
+    macvlan = [run.run_id for run in runs if run.mode == "macvlan" and run.status == "ok"]
+    for run_id in bridge:
+        repository.store_ftrace(paper.db, run_id, reduced("br_dev_queue_push_xmit"))
+    for run_id in macvlan:
+        repository.store_ftrace(
+            paper.db, run_id, [GraphedFunction("br_dev_queue_push_xmit", "unsupported", NO_TRACER)]
+        )
+    text = text_of(render_report(queries.load_campaign("paper")))
+    section = text[
+        text.index("ftrace: graphed functions") : text.index("Kernel functions per mode")
+    ]
+    assert "br_dev_queue_push_xmit" in section
+    [figures] = reduced("br_dev_queue_push_xmit")
+    assert f"bridge {figures.mean_us:.2f} ± 0.00 (n={len(bridge)})" in section
+    assert f"macvlan: unsupported: {NO_TRACER}" in section
