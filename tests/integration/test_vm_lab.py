@@ -141,7 +141,9 @@ axes:
   proto: [tcp]
   kernel: ["{default}", "{rt}"]
 repetitions: 1
-phases: [plain]
+phases: [plain, traced]
+trace:
+  perf: {{events: ["net:*", "skb:*"], call_graph: fp, period: 11}}
 """,
     )
     booted_before = boots(vm_lab, "lab1")
@@ -159,6 +161,31 @@ phases: [plain]
     # The VM's own boot records: one boot into rt, then one back into the default.
     assert boots(vm_lab, "lab1")[len(booted_before) :] == [rt, default]
     assert uname(vm_lab, "lab1") == default
+    # Kernels side by side, and what rt's path adds to the same mode's stacks.
+    table = invoke(
+        vm_lab, results, "results.table", "--rows", "mode", "--cols", "kernel", "--format", "csv"
+    )
+    assert table.returncode == 0, table.stderr
+    assert default in table.stdout and rt in table.stdout
+    diff = invoke(
+        vm_lab, results, "results.diff", "--mode", "loopback", "--kernel", rt,
+        "--baseline-kernel", default, "--format", "json",
+    )  # fmt: skip
+    assert diff.returncode == 0, diff.stderr
+    added = {item["function"] for item in json.loads(diff.stdout)["extra"]}
+    only_rt = folded_functions(results, rt) - folded_functions(results, default)
+    assert only_rt, "the rt kernel's stacks hold functions the generic one's do not"
+    assert only_rt <= added, f"stored diff misses {sorted(only_rt - added)[:10]}"
+
+
+def folded_functions(results: Results, kernel: str) -> set[str]:
+    """Every function in the raw folded stacks of the runs on `kernel`."""
+    [folded] = (results.directory / "artifacts").glob(f"vm/*,kernel={kernel}/rep-1/*/folded.txt.gz")
+    return {
+        frame
+        for line in gzip.decompress(folded.read_bytes()).decode().splitlines()
+        for frame in line.rpartition(" ")[0].split(";")[1:]
+    }
 
 
 def test_a_kernel_pattern_that_matches_nothing_installed_is_refused(
