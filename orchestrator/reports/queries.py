@@ -33,6 +33,7 @@ RUN_COLUMNS = (
     "messages",
     "events",
     "lost_events",
+    "ftrace",
     "error",
 )
 

@@ -48,6 +48,7 @@ PRIORITY = (
     "events",
     "lost_events",
     "messages",
+    "ftrace",
     "campaign",
     "cell",
     "run_id",

@@ -6,6 +6,8 @@ the bridge run's figures are stored. Either way the tracer is left as it was fou
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from orchestrator.experiment.run import leftovers
@@ -97,3 +99,21 @@ def test_the_tracer_is_left_as_it_was_found(matrix, provisioned_lab: Provisioned
         assert list(leftovers(conn)) == []
     finally:
         conn.close()
+
+
+def test_the_runs_and_latency_tables_show_the_ftrace_part(
+    matrix, provisioned_lab: ProvisionedLab
+) -> None:
+    results, before, _ = matrix
+    expected = "ok" if "function_graph" in before.splitlines()[0].split() else "unsupported"
+    listed = invoke(provisioned_lab, results, "results.runs", "--format", "json")
+    assert listed.returncode == 0, listed.stderr
+    assert {(row["status"], row["ftrace"]) for row in json.loads(listed.stdout)} == {
+        ("ok", expected)
+    }
+    latency = invoke(
+        provisioned_lab, results, "results.latency", "--function", "br_dev_queue_push_xmit"
+    )
+    assert latency.returncode == 0, latency.stderr
+    if expected == "unsupported":
+        assert "no function_graph tracer" in latency.stdout

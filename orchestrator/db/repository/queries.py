@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from types import MappingProxyType
+from typing import Any
 
 from sqlalchemy import Integer, cast, func, select
 
@@ -11,6 +12,7 @@ from orchestrator.db.metrics import EVENTS, LOST_EVENTS, MBPS, MBPS_TRACED, MSGS
 from orchestrator.db.models import (
     Campaign,
     Cell,
+    FtraceFunction,
     FunctionCount,
     HostSnapshot,
     Metric,
@@ -54,6 +56,7 @@ def runs_rows(db: Database, campaign: CampaignRef | None = None) -> list[RunRow]
             cast(metric_value(EVENTS), Integer).label("events"),
             cast(metric_value(LOST_EVENTS), Integer).label("lost_events"),
             Run.error,
+            _ftrace_state().label("ftrace"),
         )
         .join(Cell, Run.cell_id == Cell.id)
         .join(Campaign, Cell.campaign_id == Campaign.id)
@@ -223,3 +226,14 @@ def campaign_kernels(db: Database, campaign: CampaignRef) -> list[str]:
                 )
             )
         )
+
+
+def _ftrace_state() -> Any:
+    """A run's ftrace part: `unsupported` when any graphed function was (the kernel's words are
+    in results.latency), `ok` when all were graphed, NULL without an ftrace pass. The largest
+    status is the answer, since 'unsupported' sorts after 'ok'."""
+    return (
+        select(func.max(FtraceFunction.status))
+        .where(FtraceFunction.run_id == Run.id)
+        .scalar_subquery()
+    )

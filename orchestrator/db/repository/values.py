@@ -56,7 +56,9 @@ class RunRow:
     messages: float | None
     events: int | None
     lost_events: int | None
-    error: str | None
+    ftrace: str | None = None
+    """The ftrace part: ok, unsupported (the kernel has no function_graph…), or None (none)."""
+    error: str | None = None
 
 
 @dataclass(frozen=True)
