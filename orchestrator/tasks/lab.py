@@ -8,10 +8,13 @@ from typing import Any
 from invoke import task
 from rich.console import Console
 
+from orchestrator.flags import choice_flag, count_flag
 from orchestrator.tasks._cli import user_errors
 
 # orchestrator.lab loads Docker's SDK and Fabric: imported inside each task.
 
+# VirtualBox numbers a VM's network adapters 1 to 8.
+VBOX_NICS = 8
 HOSTS_HELP = "comma-separated machine names, e.g. lab1,lab2 (default: every machine)"
 
 
@@ -26,8 +29,16 @@ HOSTS_HELP = "comma-separated machine names, e.g. lab1,lab2 (default: every mach
 @user_errors
 def up(c: Any, hosts: str = "", provider: str = "", spec: str = "") -> None:
     """Bring lab machines up and write them into inventories/lab.yml."""
-    from orchestrator.lab.lifecycle import lab_up, needs_other_kernel, open_lab, parse_hosts
+    from orchestrator.lab.lifecycle import (
+        PROVIDERS,
+        lab_up,
+        needs_other_kernel,
+        open_lab,
+        parse_hosts,
+    )
 
+    if provider:
+        choice_flag("--provider", provider, PROVIDERS)
     other_kernel = bool(spec) and needs_other_kernel(Path(spec))
     lab_up(open_lab(), parse_hosts(hosts), provider or None, other_kernel=other_kernel)
 
@@ -59,11 +70,14 @@ def down(c: Any, hosts: str = "") -> None:
     }
 )
 @user_errors
-def promisc(c: Any, hosts: str = "", mode: str = "allow-all", nic: int = 2) -> None:
+def promisc(c: Any, hosts: str = "", mode: str = "allow-all", nic: str | None = None) -> None:
     """Set the lab NIC's promiscuous mode (VBoxManage for VMs, ip link in docker nodes)."""
     from orchestrator.lab.lifecycle import lab_promisc, open_lab, parse_hosts
+    from orchestrator.lab.vbox import PROMISC_MODES
 
-    lab_promisc(open_lab(), parse_hosts(hosts), mode, nic)
+    policy = choice_flag("--mode", mode, PROMISC_MODES)
+    number = count_flag("--nic", nic, 2, VBOX_NICS)
+    lab_promisc(open_lab(), parse_hosts(hosts), policy, number)
 
 
 @task(

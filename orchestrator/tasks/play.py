@@ -10,6 +10,7 @@ import yaml
 from invoke import Exit, task
 
 from orchestrator.errors import NetmatrixError
+from orchestrator.flags import count_flag
 from orchestrator.tasks._cli import user_errors
 
 
@@ -47,6 +48,15 @@ def parse_extra_vars(text: str) -> dict[str, Any]:
     return result
 
 
+# More hosts at once than this is a typo, not a lab: each fork holds SSH connections.
+MOST_FORKS = 256
+
+
+def _forks(value: str | None) -> int:
+    """`--forks`, checked before any file is read or any host contacted."""
+    return count_flag("--forks", value, 5, MOST_FORKS)
+
+
 def _names(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
@@ -72,14 +82,13 @@ def play(
     check: bool = False,
     tags: str = "",
     skip_tags: str = "",
-    forks: int = 5,
+    forks: str | None = None,
     extra_vars: str = "",
 ) -> None:
     """Run a playbook on the selected hosts; exit 2 if a host failed, 4 if unreachable."""
     if not hosts.strip():
         raise NetmatrixError("--hosts is required (e.g. --hosts lab1,lab2 or --hosts all)")
-    if forks < 1:
-        raise NetmatrixError(f"--forks must be at least 1, got {forks}")
+    workers = _forks(forks)
     from orchestrator.provision import play_file
 
     result = play_file(
@@ -89,7 +98,7 @@ def play(
         check=check,
         tags=_names(tags),
         skip_tags=_names(skip_tags),
-        forks=forks,
+        forks=workers,
         extra_vars=parse_extra_vars(extra_vars),
     )
     if result.exit_code:
@@ -110,11 +119,12 @@ def provision(
     hosts: str = "all",
     inventory: str = "inventories/lab.yml",
     check: bool = False,
-    forks: int = 5,
+    forks: str | None = None,
 ) -> None:
     """Install Docker, perf and the traffic image on lab hosts (playbooks/provision.yml)."""
+    workers = _forks(forks)
     from orchestrator.provision import provision as provision_hosts
 
-    result = provision_hosts(hosts, inventory, check=check, forks=forks)
+    result = provision_hosts(hosts, inventory, check=check, forks=workers)
     if result.exit_code:
         raise Exit(code=result.exit_code)

@@ -666,26 +666,39 @@ def run_invoke(scene: Scene, args: list[str], database: Path) -> subprocess.Comp
     )
 
 
+def new_scene(tmp_path: Path) -> Scene:
+    """A case's scene: an empty state directory, and a canary no other case shares."""
+    scene = Scene(tmp_path, Path("/tmp") / f"netmatrix-{uuid.uuid4().hex}-canary")
+    scene.state.mkdir()
+    return scene
+
+
+def assert_refused(
+    result: subprocess.CompletedProcess[str], scene: Scene, where: str, what: str
+) -> None:
+    """Exit 2 and one `error:` line naming where and what: no traceback, no canary, no state."""
+    lines = result.stderr.splitlines()
+    assert result.returncode == 2, result.stderr
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert lines[0].startswith("error: ")
+    assert where in lines[0]
+    assert what in lines[0]
+    assert not scene.canary.exists()
+    assert list(scene.state.iterdir()) == []
+
+
 @pytest.mark.parametrize("name", list(CASES))
 def test_bad_input_is_refused_with_one_line(name: str, tmp_path: Path) -> None:
     case = CASES[name]
-    scene = Scene(tmp_path, Path("/tmp") / f"netmatrix-{uuid.uuid4().hex}-canary")
-    scene.state.mkdir()
+    scene = new_scene(tmp_path)
     database = scene.state / "netmatrix.db"
     if case.database:
         database = scene.write(scene.database.name, demo_database())
 
     result = run_invoke(scene, case.args(scene), database)
 
-    lines = result.stderr.splitlines()
-    assert result.returncode == 2, result.stderr
-    assert len(lines) == 1, result.stderr
-    assert "Traceback" not in result.stderr
-    assert lines[0].startswith("error: ")
-    assert case.where(scene) in lines[0]
-    assert case.what in lines[0]
-    assert not scene.canary.exists()
-    assert list(scene.state.iterdir()) == []
+    assert_refused(result, scene, case.where(scene), case.what)
     if case.database:
         assert database.read_bytes() == demo_database()
         assert sorted(tmp_path.glob("demo.db*")) == [database]  # no -wal, -shm or -journal

@@ -106,7 +106,7 @@ def test_failed_host_exits_2_and_unreachable_exits_4(workdir, capsys):
     ("kwargs", "message"),
     [
         ({"hosts": ""}, "--hosts is required"),
-        ({"forks": 0}, "--forks must be at least 1"),
+        ({"forks": "0"}, "--forks: 0 is out of range (1..256)"),
         ({"playbook": "missing.yml"}, "missing.yml: no such playbook"),
         ({"extra_vars": "novalue"}, "--extra-vars: 'novalue' is not name=value"),
         ({"hosts": "lab9"}, "lab9"),
