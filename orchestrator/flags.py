@@ -27,10 +27,7 @@ def factor_flag(flag: str, value: object, default: float) -> float:
     """A factor flag: a number of at least 1 (nan refused); `default` when not given."""
     if value is None:
         return default
-    try:
-        number = float(str(value))
-    except ValueError:
-        raise NetmatrixError(f"{flag} must be a number, not {value!r}") from None
+    number = _number(flag, value)
     if not number >= 1.0:  # also refuses nan
         raise NetmatrixError(f"{flag} must be at least 1, not {number}")
     return number
@@ -47,10 +44,14 @@ def share_flag(flag: str, value: object, default: float) -> float:
     """A share flag: a number above 0 and at most 1 (nan refused); `default` when not given."""
     if value is None:
         return default
-    try:
-        number = float(str(value))
-    except ValueError:
-        raise NetmatrixError(f"{flag} must be a number, not {value!r}") from None
+    number = _number(flag, value)
     if not 0.0 < number <= 1.0:  # also refuses nan
         raise NetmatrixError(f"{flag} must be above 0 and at most 1, not {number}")
     return number
+
+
+def _number(flag: str, value: object) -> float:
+    try:
+        return float(str(value))
+    except ValueError:
+        raise NetmatrixError(f"{flag} must be a number, not {value!r}") from None
