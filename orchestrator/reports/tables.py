@@ -2,7 +2,8 @@
 
 A cell holds the mean of a metric over its latest ok runs with Student's 95 % interval and n,
 and with a baseline mode also the ratio to the baseline's cell with Fieller's interval. For
-`probe` the cell is the ratio `mbps/traced / mbps/plain` itself: what recording costs.
+`probe` the cell is the ratio `mbps/traced / mbps/plain` itself: what recording costs (and for
+`ftrace_probe`, `mbps/ftrace / mbps/plain`: what the function_graph pass costs).
 
 A cell without a number says why — unsupported, failed, not run, pending or no data (ok runs
 that did not store this metric, such as latency in stream mode) — because a reader takes a
@@ -47,6 +48,9 @@ METRICS: Mapping[str, MetricChoice] = MappingProxyType(
         "p99": MetricChoice("99th percentile latency", "µs", "latency_p99/plain"),
         "probe": MetricChoice(
             "Throughput while tracing / without", "ratio", names.MBPS_TRACED, names.MBPS
+        ),
+        "ftrace_probe": MetricChoice(
+            "Throughput under ftrace / without", "ratio", names.MBPS_FTRACE, names.MBPS
         ),
     }
 )

@@ -80,7 +80,8 @@ def diff(
 @task(
     help={
         "campaign": "campaign name (default: the newest)",
-        "metric": "mbps, mbps_traced, msgs, p99 or probe (traced / plain throughput)",
+        "metric": "mbps, mbps_traced, msgs, p99, probe (traced / plain throughput) or "
+        "ftrace_probe (ftrace pass / plain throughput)",
         "rows": "axis on the rows: mode, size, proto, host or kernel (default: mode)",
         "cols": "axis on the columns (default: size)",
         "by": "one table per value of this axis, e.g. kernel or host",

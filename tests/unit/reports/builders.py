@@ -52,6 +52,7 @@ class Lab:
         host: str = "lab1",
         mbps: float | None = None,
         traced: float | None = None,
+        ftraced: float | None = None,
         functions: dict[str, int] | None = None,
         records: int = 1000,
         lost: int = 0,
@@ -73,6 +74,8 @@ class Lab:
             metrics["msgs_per_s/plain"] = (mbps * 1e6 / 8 / size, "messages/s")
         if traced is not None:
             metrics["mbps/traced"] = (traced, "Mbit/s")
+        if ftraced is not None:
+            metrics["mbps/ftrace"] = (ftraced, "Mbit/s")
         if functions is not None:
             metrics.update(
                 records=(float(records), "records"),

@@ -249,3 +249,16 @@ def test_mode_may_sit_on_the_columns_with_the_baseline_there(paper: Lab):
     bridge = table.cell(only_group(table), "64", "bridge")
 
     assert bridge.ratio == ratio_of_means(BRIDGE_64, LOOPBACK_64)
+
+
+def test_ftrace_probe_is_the_ftrace_pass_over_the_plain_throughput(lab: Lab):
+    for plain, traced, ftraced in ((100.0, 90.0, 25.0), (110.0, 99.0, 30.0), (90.0, 80.0, 20.0)):
+        lab.run("bridge", 1400, mbps=plain, traced=traced, ftraced=ftraced)
+    lab.run("loopback", 1400, mbps=900.0, traced=850.0)  # a spec without ftrace: no ratio
+
+    table = paper_table(metric="ftrace_probe")
+
+    bridge = only_group(table).cells[("bridge", "1400")]
+    expected = ratio_of_means([25.0, 30.0, 20.0], [100.0, 110.0, 90.0])
+    assert bridge.ratio == expected and bridge.ratio.ratio == pytest.approx(0.25)
+    assert only_group(table).cells[("loopback", "1400")].state == CellState.NO_DATA
