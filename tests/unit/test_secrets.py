@@ -185,6 +185,7 @@ def test_host_repr_and_inventory_errors_show_no_secret(workdir):
             "bad2.yml:5:3",
         ),
     ],
+    ids=["ini", "yaml-flow", "yaml-block"],  # the secret is random: not in the test's name
 )
 def test_malformed_inventories_do_not_quote_the_password(tmp_path, name, text, message):
     (tmp_path / name).write_text(text)
