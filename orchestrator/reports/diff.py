@@ -137,11 +137,19 @@ def load_sides(
     )
     with open_database(read_only=True) as db:
         ref = repository.find_campaign(db, campaign)
-        return _side(db, ref, host, wanted[0]), _side(db, ref, host, wanted[1])
+        stored = repository.campaign_kernels(db, ref) if kernel or baseline_kernel else []
+        return _side(db, ref, host, wanted[0], stored), _side(db, ref, host, wanted[1], stored)
 
 
-def _side(db: Database, campaign: repository.CampaignRef, host: str | None, wanted: Wanted) -> Side:
-    kernels = None if wanted.kernel is None else _kernels(db, campaign, wanted)
+def _side(
+    db: Database,
+    campaign: repository.CampaignRef,
+    host: str | None,
+    wanted: Wanted,
+    stored: list[str],
+) -> Side:
+    """One side's runs; `stored` are the campaign's kernels, which a kernel pattern matches."""
+    kernels = None if wanted.kernel is None else _kernels(campaign, wanted, stored)
     found = repository.traced_runs(db, campaign, wanted.mode, host=host, kernels=kernels)
     if not found:
         where = (f" on {host}" if host else "") + (
@@ -157,8 +165,7 @@ def _side(db: Database, campaign: repository.CampaignRef, host: str | None, want
     )
 
 
-def _kernels(db: Database, campaign: repository.CampaignRef, wanted: Wanted) -> list[str]:
-    stored = repository.campaign_kernels(db, campaign)
+def _kernels(campaign: repository.CampaignRef, wanted: Wanted, stored: list[str]) -> list[str]:
     matched = [kernel for kernel in stored if fnmatchcase(kernel, str(wanted.kernel))]
     if not matched:
         raise NetmatrixError(

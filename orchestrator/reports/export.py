@@ -121,14 +121,11 @@ def _write_tables(dump: repository.CampaignDump, out: Path) -> None:
                 for item, number in sorted(getattr(run, name).items())
             ),
         )
-    ftrace_columns = ("function", "status", "error", "calls", "timed_calls", "total_us",
-                      "mean_us", "p50_us", "p90_us", "p99_us", "children_share", "overrun",
-                      "lost", "top_callees")  # fmt: skip
     _csv(
         out / "ftrace_functions.csv",
-        ("run_id", *ftrace_columns),
+        ("run_id", *repository.FTRACE_COLUMNS),
         (
-            (run.global_id, *(_cell_text(row[name]) for name in ftrace_columns))
+            (run.global_id, *(_cell_text(row[name]) for name in repository.FTRACE_COLUMNS))
             for run in dump.runs
             for row in run.ftrace
         ),

@@ -41,6 +41,7 @@ from orchestrator.db.repository.queries import (
     runs_rows,
     traced_runs,
 )
+from orchestrator.db.repository.rows import FTRACE_COLUMNS
 from orchestrator.db.repository.values import (
     CELL_FIELDS,
     RUN_FIELDS,
@@ -64,6 +65,7 @@ __all__ = [
     "CELL_FIELDS",
     "DONE",
     "FINAL",
+    "FTRACE_COLUMNS",
     "INTERRUPTED",
     "RUN_FIELDS",
     "SNAPSHOT_COLUMNS",

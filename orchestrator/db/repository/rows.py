@@ -110,13 +110,15 @@ def insert_results(
     insert_rows(session, FtraceFunction, [{"run_id": run_pk, **row} for row in ftrace])
 
 
+FTRACE_COLUMNS = tuple(
+    column.name for column in FtraceFunction.__table__.columns if column.name != "run_id"
+)
+"""An ftrace_function row's columns but its run's id: what an export carries of it."""
+
+
 def ftrace_row(row: FtraceFunction) -> dict[str, Any]:
-    """An ftrace_function row's columns but its run's id, as an export carries it."""
-    return {
-        column.name: getattr(row, column.name)
-        for column in FtraceFunction.__table__.columns
-        if column.name != "run_id"
-    }
+    """An ftrace_function row as `FTRACE_COLUMNS` names it."""
+    return {name: getattr(row, name) for name in FTRACE_COLUMNS}
 
 
 def campaign_record(row: Campaign) -> CampaignInfo:
