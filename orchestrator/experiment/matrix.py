@@ -25,6 +25,7 @@ from orchestrator.experiment.context import (
     RunContext,
     Stop,
 )
+from orchestrator.experiment.graph_roots import check_graph_roots
 from orchestrator.experiment.lanes import execute_plan
 from orchestrator.experiment.lock import campaign_guard
 from orchestrator.experiment.progress import MatrixProgress
@@ -56,6 +57,7 @@ def run_matrix(
         spec = preflight.with_repetitions(spec, options.repetitions)
     hosts = preflight.select_hosts(options)
     lab = preflight.gather(hosts, spec, gather)
+    check_graph_roots(lab, spec, connect)
     running = [(item.host, item.running) for item in lab]
     cells = expand(spec, running)
     if selector is not None:

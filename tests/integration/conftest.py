@@ -27,7 +27,7 @@ import pytest
 from orchestrator.host import Host
 from tests.integration.lab_fixture import ProvisionedLab, provisioned_docker_lab
 from tests.integration.sshd import SshdLab, write_inventory
-from tests.integration.vm_lab import provisioned_vm_lab
+from tests.integration.vm_lab import provisioned_vm_lab, vm_diagnosis
 
 HERE = Path(__file__).parent
 
@@ -36,6 +36,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if HERE in Path(item.path).parents:
             item.add_marker(pytest.mark.integration)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """A failed test on the VM lab carries the VMs' state and console tails."""
+    outcome = yield
+    report = outcome.get_result()
+    lab = getattr(item, "funcargs", {}).get("vm_lab")
+    if report.failed and lab is not None:
+        report.sections.append(("VM lab state and consoles", vm_diagnosis(lab)))
 
 
 @pytest.fixture(scope="session")

@@ -214,6 +214,8 @@ def test_connection_failures_are_one_line_with_the_password_masked(
 def test_a_password_from_pgpassfile_works_and_its_absence_is_one_line(
     postgres_cluster: Cluster, demo_url: str, tmp_path: Path
 ):
+    """The password file is the one file that holds the password on purpose: it is removed
+    before the test ends, so the session's search for the password finds it nowhere."""
     database = make_url(demo_url).database
     no_password = postgres_cluster.url(database, password=None)
     assert MARKER_TEXT not in no_password
@@ -222,8 +224,10 @@ def test_a_password_from_pgpassfile_works_and_its_absence_is_one_line(
         f"127.0.0.1:{postgres_cluster.port}:{database}:netmatrix:{postgres_cluster.password}\n"
     )
     passfile.chmod(0o600)
-
-    done = netmatrix(no_password, "results.runs", "-f", "csv", PGPASSFILE=str(passfile))
+    try:
+        done = netmatrix(no_password, "results.runs", "-f", "csv", PGPASSFILE=str(passfile))
+    finally:
+        passfile.unlink()
     assert done.returncode == 0, done.stderr
     assert ",demo," in done.stdout and MARKER_TEXT not in done.stdout + done.stderr
 

@@ -75,6 +75,21 @@ def domain(lab: ProvisionedLab, name: str) -> str:
     return lab.up.lab.paths.machine_id_file(name, "libvirt").read_text().strip()
 
 
+def vm_diagnosis(lab: ProvisionedLab, lines: int = 40) -> str:
+    """Each VM's libvirt state and the end of its serial console (the kernel's own words
+    on a panic or hang): attached to a failed VM test, where "unreachable" alone says
+    nothing about why."""
+    parts = []
+    for name in lab.names:
+        state = virsh("domstate", "--reason", domain(lab, name))
+        console = lab.up.lab.paths.dotfile / f"{name}-console.log"
+        tail = (
+            console.read_text(errors="replace").splitlines()[-lines:] if console.is_file() else []
+        )
+        parts.append(f"== {name}: {(state.stdout or state.stderr).strip()}\n" + "\n".join(tail))
+    return "\n".join(parts)
+
+
 def virsh(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         ["virsh", "-c", "qemu:///system", *args], capture_output=True, text=True, timeout=300
