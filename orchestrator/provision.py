@@ -6,7 +6,8 @@ the controller (labs may have no registry) and handed to the play as a tarball t
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import functools
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -34,33 +35,34 @@ def play_file(
     extra_vars: Mapping[str, Any] | None = None,
 ) -> PlaybookRun:
     """Load a playbook and an inventory, select hosts, and run the playbook on them."""
-    book = load_playbook(playbook)
-    loaded = load_inventory(inventory)
-    return run_playbook(
-        book,
-        loaded.select(hosts),
-        check=check,
-        tags=tags,
-        skip_tags=skip_tags,
-        forks=forks,
-        extra_vars=extra_vars,
-        select=loaded.select,
+    return _loaded(playbook, hosts, inventory)(
+        check=check, tags=tags, skip_tags=skip_tags, forks=forks, extra_vars=extra_vars
     )
 
 
 def provision(
     hosts: str, inventory: Path | str, *, check: bool = False, forks: int = 5
 ) -> PlaybookRun:
-    """Build (or reuse) the traffic image on the controller, then run provision.yml."""
+    """Build (or reuse) the traffic image on the controller, then run provision.yml.
+
+    The playbook, the inventory and the host pattern are checked first: a missing inventory
+    is one line at once, not one line after minutes of building images.
+    """
+    play = _loaded(PROVISION_PLAYBOOK, hosts, inventory)
     lab = open_lab()
     client = ensure_dockerd(lab.say)
     ensure_node_image(client, lab.config.image, lab.paths.cache, lab.say)
     tarball = ensure_traffic_tarball(client, lab.config.image, lab.paths.cache, lab.say)
-    return play_file(
-        PROVISION_PLAYBOOK,
-        hosts,
-        inventory,
+    return play(
         check=check,
         forks=forks,
         extra_vars={"traffic_image": traffic_image(), "traffic_image_tar": str(tarball)},
     )
+
+
+def _loaded(playbook: Path | str, hosts: str, inventory: Path | str) -> Callable[..., PlaybookRun]:
+    """The playbook run on the selected hosts, loaded and selected now, run when called with
+    `run_playbook`'s options."""
+    book = load_playbook(playbook)
+    loaded = load_inventory(inventory)
+    return functools.partial(run_playbook, book, loaded.select(hosts), select=loaded.select)
