@@ -63,8 +63,8 @@ def store_outcome(db: Database, run_id: str, outcome: run.RunOutcome, results: P
         device_counts=dict(outcome.device_counts),
         function_counts=dict(outcome.function_counts),
         artifacts=artifacts,
+        ftrace=outcome.ftrace,
     )
-    repository.store_ftrace(db, run_id, outcome.ftrace)
 
 
 @contextlib.contextmanager

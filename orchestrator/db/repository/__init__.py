@@ -15,7 +15,7 @@ from orchestrator.db.repository.exchange import (
     dump_campaign,
     import_campaign,
 )
-from orchestrator.db.repository.ftrace import campaign_ftrace, store_ftrace
+from orchestrator.db.repository.ftrace import campaign_ftrace
 from orchestrator.db.repository.lifecycle import (
     DONE,
     FINAL,
@@ -103,7 +103,6 @@ __all__ = [
     "record_host_snapshot",
     "runs_rows",
     "start_run",
-    "store_ftrace",
     "supersede_cell_runs",
     "traced_runs",
 ]

@@ -1,16 +1,13 @@
-"""The ftrace_function table: a run's ftrace figures stored, and read back for reports.
-
-Stored right after `finish_run`, in a transaction of its own: a crash between the two leaves
-an ok run without its ftrace rows.
-"""
+"""The ftrace_function table read back for reports (`finish_run` stores a run's rows, in
+the transaction that stores the rest of what it measured)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import fields
 from types import MappingProxyType
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from orchestrator.analysis.ftrace_reduce import GraphedFunction
 from orchestrator.db.models import Cell, FtraceFunction, Run
@@ -18,20 +15,6 @@ from orchestrator.db.repository.values import CampaignRef
 from orchestrator.db.session import Database
 
 _FIGURES = tuple(field.name for field in fields(GraphedFunction) if field.name != "function")
-
-
-def store_ftrace(db: Database, run_id: str, functions: Sequence[GraphedFunction]) -> None:
-    """Store what the ftrace pass of run `run_id` (its global id) found, one row per root."""
-    if not functions:
-        return
-    with db.transaction() as session:
-        pk = session.scalar(select(Run.id).where(Run.global_id == run_id))
-        if pk is None:
-            raise ValueError(f"no run {run_id} in the database")
-        session.execute(
-            insert(FtraceFunction),
-            [{"run_id": pk, **item.as_dict()} for item in functions],
-        )
 
 
 def campaign_ftrace(

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
+from orchestrator.analysis.ftrace_reduce import GraphedFunction
 from orchestrator.db.models import (
     Campaign,
     Cell,
@@ -194,8 +195,10 @@ def finish_run(
     device_counts: Mapping[str, int] = EMPTY,
     function_counts: Mapping[str, int] = EMPTY,
     artifacts: Sequence[ArtifactEntry] = (),
+    ftrace: Sequence[GraphedFunction] = (),
 ) -> None:
-    """Store how a running run ended and everything it measured, in one transaction.
+    """Store how a running run ended and everything it measured, in one transaction: a
+    crash stores all of it or none (the run then stays `running`, and is redone).
 
     Args:
         run_id: the global id `start_run` returned.
@@ -206,6 +209,7 @@ def finish_run(
         event_counts: trace event -> records; device_counts: device -> records;
         function_counts: kernel function -> samples.
         artifacts: the run's files; an ok run has at least one.
+        ftrace: the ftrace pass's figures, one per graphed function.
     """
     if status not in FINAL:
         raise ValueError(f"a run cannot finish as {status}")
@@ -223,7 +227,14 @@ def finish_run(
         run.error = error
         run.finished_at = now()
         insert_results(
-            session, run.id, metrics, event_counts, device_counts, function_counts, artifacts
+            session,
+            run.id,
+            metrics,
+            event_counts,
+            device_counts,
+            function_counts,
+            artifacts,
+            [item.as_dict() for item in ftrace],
         )
 
 

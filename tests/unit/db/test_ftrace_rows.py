@@ -11,9 +11,10 @@ from sqlalchemy.exc import IntegrityError
 
 from orchestrator.analysis.ftrace_reduce import GraphedFunction, reduce_function_graph
 from orchestrator.db import migrate, repository
+from orchestrator.db.models import RunStatus
 from orchestrator.db.repository import CampaignRef, SnapshotRef
 from orchestrator.db.session import Database, open_database
-from tests.unit.db.builders import add_cell, finished_run
+from tests.unit.db.builders import ARTIFACT, FACTS, add_cell, finished_run
 
 ROOT = Path(__file__).resolve().parents[3]
 DEMO = ROOT / "tests" / "fixtures" / "databases" / "demo.db.xz"
@@ -51,23 +52,23 @@ def test_revision_0002_upgrades_a_database_of_the_previous_schema(tmp_path: Path
         assert counts(db.engine, "SELECT count(*) FROM run") == runs == 40
         assert counts(db.engine, "SELECT count(*) FROM metric") == metrics
         campaign = repository.find_campaign(db, "demo")
-        [run_id, *_] = [run.run_id for run in repository.current_run_values(db, campaign)]
-        repository.store_ftrace(db, run_id, reduced("br_dev_queue_push_xmit"))
+        snapshot = repository.record_host_snapshot(db, "lab1", FACTS)
+        cell = add_cell(db, campaign, host="lab9")  # a cell the demo did not measure
+        run_id = finished_run(db, cell, 1, snapshot, ftrace=reduced("br_dev_queue_push_xmit"))
         stored = repository.campaign_ftrace(db, campaign)
         assert stored[run_id]["br_dev_queue_push_xmit"].calls == 8
 
         with db.engine.begin() as connection:
             command.downgrade(migrate.alembic_config(connection), "0001")
         assert "ftrace_function" not in inspect(db.engine).get_table_names()
-        assert counts(db.engine, "SELECT count(*) FROM run") == runs
+        assert counts(db.engine, "SELECT count(*) FROM run") == runs + 1  # with the new one
 
 
 def test_figures_come_back_as_they_were_stored(
     db: Database, campaign: CampaignRef, snapshot: SnapshotRef
 ) -> None:
-    run_id = finished_run(db, add_cell(db, campaign), 1, snapshot)
     figures = reduced("br_dev_queue_push_xmit", "br_forward")
-    repository.store_ftrace(db, run_id, figures)
+    run_id = finished_run(db, add_cell(db, campaign), 1, snapshot, ftrace=figures)
 
     stored = repository.campaign_ftrace(db, campaign)
     assert list(stored) == [run_id]
@@ -80,10 +81,8 @@ def test_figures_come_back_as_they_were_stored(
 def test_an_unsupported_pass_keeps_the_kernels_words(
     db: Database, campaign: CampaignRef, snapshot: SnapshotRef
 ) -> None:
-    run_id = finished_run(db, add_cell(db, campaign), 1, snapshot)
-    repository.store_ftrace(
-        db, run_id, [GraphedFunction("br_dev_queue_push_xmit", "unsupported", NO_TRACER)]
-    )
+    unsupported = [GraphedFunction("br_dev_queue_push_xmit", "unsupported", NO_TRACER)]
+    run_id = finished_run(db, add_cell(db, campaign), 1, snapshot, ftrace=unsupported)
     [item] = repository.campaign_ftrace(db, campaign)[run_id].values()
     assert (item.status, item.error, item.calls, item.mean_us) == (
         "unsupported",
@@ -97,15 +96,20 @@ def test_superseded_runs_are_not_read_back(
     db: Database, campaign: CampaignRef, snapshot: SnapshotRef
 ) -> None:
     cell = add_cell(db, campaign)
-    first = finished_run(db, cell, 1, snapshot)
-    repository.store_ftrace(db, first, reduced("br_forward"))
-    second = finished_run(db, cell, 1, snapshot)  # the same repetition again
-    repository.store_ftrace(db, second, reduced("br_forward"))
+    finished_run(db, cell, 1, snapshot, ftrace=reduced("br_forward"))
+    # the same repetition again
+    second = finished_run(db, cell, 1, snapshot, ftrace=reduced("br_forward"))
 
     assert list(repository.campaign_ftrace(db, campaign)) == [second]
 
 
 def test_the_status_is_checked(db: Database, campaign: CampaignRef, snapshot: SnapshotRef) -> None:
-    run_id = finished_run(db, add_cell(db, campaign), 1, snapshot)
+    cell = add_cell(db, campaign)
+    run_id = repository.start_run(db, cell, 1, snapshot)
     with pytest.raises(IntegrityError, match="ck_ftrace_function_status"):
-        repository.store_ftrace(db, run_id, [GraphedFunction("f", "maybe")])
+        repository.finish_run(
+            db, run_id, RunStatus.OK, artifacts=[ARTIFACT], ftrace=[GraphedFunction("f", "maybe")]
+        )
+    # Nothing of the run was stored: it is still running, to be redone.
+    [run] = [run for run in repository.current_run_values(db, campaign) if run.run_id == run_id]
+    assert run.status == RunStatus.RUNNING
