@@ -1,12 +1,16 @@
 """Cells and finished runs in a few words, for the repository tests."""
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from sqlalchemy import select
+
+from orchestrator.analysis.ftrace_reduce import GraphedFunction
 from orchestrator.db import repository
-from orchestrator.db.models import RunStatus
+from orchestrator.db.models import FtraceFunction, Run, RunStatus
 from orchestrator.db.repository import CampaignRef, CellRef, SnapshotRef
+from orchestrator.db.repository.rows import insert_rows
 from orchestrator.db.session import Database, open_database
 
 KERNEL = "6.1.0-13-amd64"
@@ -64,3 +68,12 @@ def campaigns_made_at_once(url: str, writers: int = 8) -> tuple[list[CampaignRef
     for thread in threads:
         thread.join()
     return ids, errors
+
+
+def add_ftrace(db: Database, run_id: str, functions: Sequence[GraphedFunction]) -> None:
+    """ftrace rows for a run a fixture database already holds finished (a matrix stores a
+    run's rows with `finish_run`, in one transaction with the rest)."""
+    with db.transaction() as session:
+        pk = session.scalar(select(Run.id).where(Run.global_id == run_id))
+        rows = [{"run_id": pk, **item.as_dict()} for item in functions]
+        insert_rows(session, FtraceFunction, rows)

@@ -16,6 +16,7 @@ from orchestrator.analysis.ftrace_reduce import GraphedFunction
 from orchestrator.db import repository
 from orchestrator.db.models import Artifact, Base, Run, RunStatus
 from orchestrator.db.session import Database, open_database
+from tests.unit.db.builders import add_ftrace
 from tests.unit.db.test_ftrace_rows import NO_TRACER, reduced
 from tests.unit.reports.builders import SPEC, Lab
 
@@ -260,8 +261,8 @@ def test_ftrace_figures_travel_with_their_runs(
 ):
     campaign = repository.find_campaign(paper.db, "paper")
     [first, second, *_] = [run.run_id for run in repository.current_run_values(paper.db, campaign)]
-    repository.store_ftrace(paper.db, first, reduced("br_dev_queue_push_xmit", "br_forward"))
-    repository.store_ftrace(
+    add_ftrace(paper.db, first, reduced("br_dev_queue_push_xmit", "br_forward"))
+    add_ftrace(
         paper.db, second, [GraphedFunction("br_dev_queue_push_xmit", "unsupported", NO_TRACER)]
     )
     stored = repository.campaign_ftrace(paper.db, campaign)

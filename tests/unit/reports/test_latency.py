@@ -9,12 +9,12 @@ import pytest
 
 from orchestrator.analysis.ftrace_reduce import GraphedFunction, reduce_function_graph
 from orchestrator.analysis.stats import describe
-from orchestrator.db import repository
 from orchestrator.db.models import RunStatus
 from orchestrator.reports import queries
 from orchestrator.reports.latency import latency_table, load_latency, spec_for
 from orchestrator.reports.latency_plot import latency_figure
 from orchestrator.reports.tables import CellState
+from tests.unit.db.builders import add_ftrace
 from tests.unit.reports.builders import Lab
 
 from .conftest import run_task
@@ -47,10 +47,10 @@ def traced(lab: Lab, figures: dict[int, GraphedFunction]) -> Lab:
     host: one run without ftrace rows; ipvlan-l2: unsupported as a mode."""
     for cut in CUTS:
         run_id = lab.run("bridge", 64, mbps=50.0)
-        repository.store_ftrace(lab.db, run_id, [figures[cut]])
+        add_ftrace(lab.db, run_id, [figures[cut]])
     for _ in range(2):
         run_id = lab.run("macvlan", 64, mbps=40.0)
-        repository.store_ftrace(lab.db, run_id, [GraphedFunction(PUSH, "unsupported", NO_TRACER)])
+        add_ftrace(lab.db, run_id, [GraphedFunction(PUSH, "unsupported", NO_TRACER)])
     lab.run("host", 64, mbps=90.0)
     lab.run("ipvlan-l2", 64, RunStatus.UNSUPPORTED, error="Error: Unknown device type.")
     return lab

@@ -11,6 +11,7 @@ from orchestrator.analysis.ftrace_reduce import GraphedFunction
 from orchestrator.db import repository
 from orchestrator.reports import queries
 from orchestrator.reports.html import render_report
+from tests.unit.db.builders import add_ftrace
 from tests.unit.db.test_ftrace_rows import NO_TRACER, reduced
 from tests.unit.reports.builders import Lab
 
@@ -98,9 +99,9 @@ def test_the_ftrace_section_tables_each_graphed_function_or_says_there_is_none(
     bridge = [run.run_id for run in runs if run.mode == "bridge" and run.status == "ok"]
     macvlan = [run.run_id for run in runs if run.mode == "macvlan" and run.status == "ok"]
     for run_id in bridge:
-        repository.store_ftrace(paper.db, run_id, reduced("br_dev_queue_push_xmit"))
+        add_ftrace(paper.db, run_id, reduced("br_dev_queue_push_xmit"))
     for run_id in macvlan:
-        repository.store_ftrace(
+        add_ftrace(
             paper.db, run_id, [GraphedFunction("br_dev_queue_push_xmit", "unsupported", NO_TRACER)]
         )
     text = text_of(render_report(queries.load_campaign("paper")))
