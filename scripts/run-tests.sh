@@ -7,7 +7,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 status=0
-for suite in "tests/unit -n 2" "tests/integration"; do
+for suite in "tests/unit -n 2" "tests/integration --durations=12"; do
     # shellcheck disable=SC2086
     .venv/bin/pytest $suite "$@"
     rc=$?

@@ -20,6 +20,7 @@ that it can run beside the one above) and provisions it once per session.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -129,9 +130,13 @@ class Background:
 def invoke_in_background(environ: Mapping[str, str], *args: str) -> Iterator[Background]:
     """`invoke <args>` started with its output piped (stderr into stdout); killed if it still
     runs when the block ends."""
+    # SIGINT as a terminal would deliver it, even when the suite itself runs where SIGINT is
+    # ignored (a background job of a shell, `nohup`): Python then never installs its
+    # KeyboardInterrupt handler, and a test's Ctrl-C would be lost.
     process = subprocess.Popen(
         [sys.executable, "-m", "invoke", *args], cwd=REPO_ROOT, env=dict(environ),
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
     try:
         yield Background(process)

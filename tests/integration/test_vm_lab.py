@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import lzma
 import re
 import time
 from collections.abc import Iterator
@@ -151,7 +152,7 @@ trace:
     assert planned.returncode == 0, planned.stderr
     assert f"lab1: switch to kernel {rt}" in planned.stdout
     assert "lab1: reboot back to its default kernel" in planned.stdout
-    done = matrix(vm_lab, results, spec, "lab1")
+    done = matrix(vm_lab, results, spec, "lab1", "--keep-script")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     assert f"lab1: running kernel {rt}" in done.stdout
     stored = {row["kernel"]: row for row in runs(vm_lab, results)}
@@ -173,19 +174,32 @@ trace:
     )  # fmt: skip
     assert diff.returncode == 0, diff.stderr
     added = {item["function"] for item in json.loads(diff.stdout)["extra"]}
-    only_rt = folded_functions(results, rt) - folded_functions(results, default)
+    only_rt = kernel_functions(results, rt) - kernel_functions(results, default)
     assert only_rt, "the rt kernel's stacks hold functions the generic one's do not"
     assert only_rt <= added, f"stored diff misses {sorted(only_rt - added)[:10]}"
 
 
-def folded_functions(results: Results, kernel: str) -> set[str]:
-    """Every function in the raw folded stacks of the runs on `kernel`."""
-    [folded] = (results.directory / "artifacts").glob(f"vm/*,kernel={kernel}/rep-1/*/folded.txt.gz")
-    return {
-        frame
-        for line in gzip.decompress(folded.read_bytes()).decode().splitlines()
-        for frame in line.rpartition(" ")[0].split(";")[1:]
-    }
+# A frame of `perf script`: address, symbol(+offset), and the object in parentheses; kernel
+# code is `[kernel.kallsyms]` or a module (`[bridge]`), never perf's pseudo-objects.
+_FRAME = re.compile(r"^\s+[0-9a-f]+ (\S+?)(?:\+0x[0-9a-f]+)? \((\[[\w.-]+\])\)$")
+_NOT_KERNEL = {"[unknown]", "[vdso]", "[vsyscall]", "[vvar]"}
+
+
+def kernel_functions(results: Results, kernel: str) -> set[str]:
+    """Every kernel function in the stacks of the traffic generators' own samples (processes
+    named nm-<tag>, as the stored counts are) in the raw `perf script` text of the run on
+    `kernel`, as kept."""
+    [kept] = (results.directory / "artifacts").glob(f"vm/*,kernel={kernel}/rep-1/*/perf.txt.xz")
+    found, ours = set(), False
+    with lzma.open(kept, "rt", errors="replace") as text:
+        for line in text:
+            if line.strip() and not line[0].isspace():  # a sample's header: comm first
+                ours = line.startswith("nm-")
+                continue
+            frame = _FRAME.match(line)
+            if ours and frame and frame[2] not in _NOT_KERNEL and frame[1] != "[unknown]":
+                found.add(frame[1])
+    return found
 
 
 def test_a_kernel_pattern_that_matches_nothing_installed_is_refused(
