@@ -25,7 +25,7 @@ from orchestrator.db.models import RunStatus
 from orchestrator.db.repository import RunValues
 from orchestrator.errors import NetmatrixError
 
-AXES = ("mode", "size", "proto", "host", "kernel")
+AXES = ("mode", "size", "proto", "host", "kernel", "netem")
 MODE = "mode"
 LEVEL = 0.95
 
