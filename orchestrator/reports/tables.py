@@ -45,6 +45,7 @@ METRICS: Mapping[str, MetricChoice] = MappingProxyType(
         "mbps": MetricChoice("Throughput", "Mbit/s", names.MBPS),
         "mbps_traced": MetricChoice("Throughput while tracing", "Mbit/s", names.MBPS_TRACED),
         "msgs": MetricChoice("Message rate", "messages/s", names.MSGS_PER_S),
+        "p50": MetricChoice("Median latency", "µs", "latency_p50/plain"),
         "p99": MetricChoice("99th percentile latency", "µs", "latency_p99/plain"),
         "probe": MetricChoice(
             "Throughput while tracing / without", "ratio", names.MBPS_TRACED, names.MBPS
