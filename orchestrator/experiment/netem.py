@@ -23,10 +23,13 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from orchestrator.connection import Connection, last_line
 from orchestrator.errors import NetmatrixError
-from orchestrator.experiment import modes
+
+if TYPE_CHECKING:  # the spec loads this module: no Docker client for checking its grammar
+    from orchestrator.experiment.modes import ModeDriver, Placement
 
 NONE = "none"
 MARKER = "netem-host-dev"
@@ -53,8 +56,9 @@ class NetemError(ValueError):
     """A netem value outside the accepted grammar; the spec locates it."""
 
 
-class NetemUnsupported(modes.ModeUnsupported):
-    """The host's kernel has no netem qdisc; like a mode it cannot build, in tc's words."""
+class NetemUnsupported(NetmatrixError):
+    """The host's kernel has no netem qdisc: the run is `unsupported` (like a mode the kernel
+    cannot build), in tc's words."""
 
 
 @dataclass(frozen=True)
@@ -125,7 +129,7 @@ def token(value: str) -> str:
     return value.replace(" ", "_")
 
 
-def device(driver: modes.ModeDriver, placement: modes.Placement) -> Device:
+def device(driver: ModeDriver, placement: Placement) -> Device:
     """Where netem shapes a run's path: the one place that chooses (see the module docstring).
 
     A cross-host mode would answer the lab NIC here.

@@ -107,7 +107,7 @@ def execute(conn: Connection, request: RunRequest, progress=None) -> RunOutcome:
         shaped = _shape(conn, driver, placement, request, say)
         outcome = _measure(conn, placement, request, target, say)
         return dataclasses.replace(outcome, artifacts=(*shaped, *outcome.artifacts))
-    except modes.ModeUnsupported as refusal:
+    except (modes.ModeUnsupported, netem.NetemUnsupported) as refusal:
         return RunOutcome(status=Status.UNSUPPORTED, error=str(refusal))
     except DiskFull:
         raise  # not this run's fault alone: the matrix stops (teardown still runs)
