@@ -108,7 +108,11 @@ class HostSnapshot(Base):
 
 
 class Cell(Base):
-    """Mode × size × proto × host of a campaign, under its stable text key."""
+    """Mode × size × proto × host (× netem) of a campaign, under its stable text key.
+
+    `netem` is the tc-netem value put on the run's path, `none` for the path as it is (every
+    cell of a spec without a netem axis).
+    """
 
     __tablename__ = "cell"
     __table_args__ = (
@@ -124,6 +128,7 @@ class Cell(Base):
     proto: Mapped[str]
     host: Mapped[str]
     kernel: Mapped[str]
+    netem: Mapped[str] = mapped_column(server_default="none")
 
 
 class Run(Base):

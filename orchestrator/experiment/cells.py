@@ -5,7 +5,9 @@ process: the database stores them, resume compares them and `--cell` selects by 
 a `kernel` axis in the spec the kernel is not in the key: it is a fact about the host when the
 cell ran (recorded with each run), and a host whose kernel was updated still measures the same
 cell of the same spec. With a `kernel` axis a host may measure on several kernels, so the key
-names it: `mode=bridge,size=1400,proto=tcp,host=lab2,kernel=6.1.0-28-rt-amd64`.
+names it: `mode=bridge,size=1400,proto=tcp,host=lab2,kernel=6.1.0-28-rt-amd64`. Likewise a
+`netem` axis adds its value as a token (`…,netem=delay_5ms`, `…,netem=none`), and a spec
+without one keeps the keys it always had.
 """
 
 from __future__ import annotations
@@ -17,13 +19,14 @@ from fnmatch import fnmatchcase
 
 from orchestrator.errors import NetmatrixError
 from orchestrator.experiment.kernels import measured_kernels
+from orchestrator.experiment.netem import NONE, token
 from orchestrator.experiment.spec import Spec
 from orchestrator.host import Host
 
 # A selected host with the kernel release it runs (from facts).
 HostKernel = tuple[Host, str]
 
-SELECTOR_KEYS = ("mode", "size", "proto", "host", "kernel")
+SELECTOR_KEYS = ("mode", "size", "proto", "host", "kernel", "netem")
 CLOSEST = 5
 
 
@@ -32,6 +35,8 @@ class Cell:
     """One point of the matrix, measured on `host` running `kernel`.
 
     `kernel_axis`: the spec has a kernel axis, so the kernel is part of the key.
+    `netem`: the canonical netem value put on the path (`none`: the path as it is);
+    `netem_axis`: the spec has a netem axis, so its token is part of the key.
     """
 
     mode: str
@@ -40,11 +45,14 @@ class Cell:
     host: str
     kernel: str
     kernel_axis: bool = False
+    netem: str = NONE
+    netem_axis: bool = False
 
     @property
     def key(self) -> str:
         key = f"mode={self.mode},size={self.size},proto={self.proto},host={self.host}"
-        return f"{key},kernel={self.kernel}" if self.kernel_axis else key
+        key = f"{key},kernel={self.kernel}" if self.kernel_axis else key
+        return f"{key},netem={token(self.netem)}" if self.netem_axis else key
 
 
 @dataclass(frozen=True)
@@ -90,8 +98,9 @@ def expand(spec: Spec, hosts: Sequence[HostKernel]) -> list[Cell]:
     """All cells of the matrix, in a stable order, from the hosts' running kernels.
 
     Hosts come in the given order, then each host's kernels (`measured_kernels`), then modes,
-    sizes and protocols as the spec lists them. Every host whose kernels the spec's `kernel`
-    patterns refuse is named in one error, and so is a pattern that no host's kernel matches.
+    sizes, protocols and netem values as the spec lists them. Every host whose kernels the
+    spec's `kernel` patterns refuse is named in one error, and so is a pattern that no host's
+    kernel matches.
     """
     kernels: dict[str, tuple[str, ...]] = {}
     refusals = []
@@ -111,18 +120,29 @@ def expand(spec: Spec, hosts: Sequence[HostKernel]) -> list[Cell]:
                 f"installed ({have})"
             )
     axis = bool(spec.axes.kernel)
+    shapes = spec.axes.netem or (NONE,)
     return [
-        Cell(mode, size, proto, host.name, kernel, kernel_axis=axis)
+        Cell(
+            mode,
+            size,
+            proto,
+            host.name,
+            kernel,
+            kernel_axis=axis,
+            netem=shape,
+            netem_axis=bool(spec.axes.netem),
+        )
         for host, _ in hosts
         for kernel in kernels[host.name]
         for mode in spec.axes.mode
         for size in spec.axes.size
         for proto in spec.axes.proto
+        for shape in shapes
     ]
 
 
 def parse_cell_selector(text: str) -> CellSelector:
-    """Parse `mode=bridge,size=1400` (keys: mode, size, proto, host, kernel)."""
+    """Parse `mode=bridge,size=1400` (keys: mode, size, proto, host, kernel, netem)."""
     criteria: dict[str, str] = {}
     for part in text.split(","):
         key, equals, value = (piece.strip() for piece in part.partition("="))
@@ -159,9 +179,14 @@ def select_cells(cells: Sequence[Cell], selector: CellSelector) -> list[Cell]:
     raise NetmatrixError(f"no cell matches {selector.text}; closest: {closest}")
 
 
+def _value(cell: Cell, key: str) -> str:
+    """A cell's value for a selector key, as its key writes it (netem as its token)."""
+    return token(cell.netem) if key == "netem" else str(getattr(cell, key))
+
+
 def _matches(cell: Cell, selector: CellSelector) -> bool:
-    return all(fnmatchcase(str(getattr(cell, key)), value) for key, value in selector.criteria)
+    return all(fnmatchcase(_value(cell, key), value) for key, value in selector.criteria)
 
 
 def _project(cell: Cell, selector: CellSelector) -> str:
-    return ",".join(f"{key}={getattr(cell, key)}" for key, _ in selector.criteria)
+    return ",".join(f"{key}={_value(cell, key)}" for key, _ in selector.criteria)

@@ -169,7 +169,15 @@ def _one_run(
     host = context.hosts[cell.host]
     name = host.host.name
     cell_ref = repository.get_or_create_cell(
-        db, context.campaign, cell.key, cell.mode, cell.size, cell.proto, cell.host, cell.kernel
+        db,
+        context.campaign,
+        cell.key,
+        cell.mode,
+        cell.size,
+        cell.proto,
+        cell.host,
+        cell.kernel,
+        netem=cell.netem,
     )
     run_id = repository.start_run(db, cell_ref, planned.repetition, context.snapshots[name])
     request = run_request(

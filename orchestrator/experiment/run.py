@@ -10,6 +10,8 @@ the host, so only the reduction (a few kB) and, when asked, the compressed text 
 When the spec has `ftrace`, the client then runs once more under function_graph, in a pass of
 its own after perf's, so that neither tracer's cost lands in the other's numbers; a kernel
 without the tracer makes that part `unsupported` (in the kernel's words), not the run.
+A cell with a netem value has it put on the path once the server listens, before the first
+phase (`netem.py`); a kernel without netem makes the run `unsupported`, in tc's words.
 
 One file of about 500 lines: the phases share the request, the placement and the teardown
 guarantee above; the tracers' own commands live in `tracing.py`, the modes' in `modes.py`.
@@ -17,6 +19,7 @@ guarantee above; the tracers' own commands live in `tracing.py`, the modes' in `
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 import zlib
@@ -29,7 +32,7 @@ from orchestrator.analysis.ftrace_reduce import GraphedFunction
 from orchestrator.artifacts import Artifact, fetch_artifact, write_artifact
 from orchestrator.connection import CommandResult, Connection, last_line
 from orchestrator.errors import DiskFull, NetmatrixError
-from orchestrator.experiment import modes, tracing
+from orchestrator.experiment import modes, netem, tracing
 from orchestrator.experiment.cells import Cell
 from orchestrator.experiment.hosttools import REDUCER_PATH
 from orchestrator.experiment.spec import Spec
@@ -101,8 +104,10 @@ def execute(conn: Connection, request: RunRequest, progress=None) -> RunOutcome:
         )
         _start_server(conn, driver, placement, request)
         target = modes.server_address(conn, driver, placement)
-        return _measure(conn, placement, request, target, say)
-    except modes.ModeUnsupported as refusal:
+        shaped = _shape(conn, driver, placement, request, say)
+        outcome = _measure(conn, placement, request, target, say)
+        return dataclasses.replace(outcome, artifacts=(*shaped, *outcome.artifacts))
+    except (modes.ModeUnsupported, netem.NetemUnsupported) as refusal:
         return RunOutcome(status=Status.UNSUPPORTED, error=str(refusal))
     except DiskFull:
         raise  # not this run's fault alone: the matrix stops (teardown still runs)
@@ -111,6 +116,27 @@ def execute(conn: Connection, request: RunRequest, progress=None) -> RunOutcome:
     finally:
         say("teardown")
         teardown(conn, request)
+
+
+def _shape(
+    conn: Connection,
+    driver: modes.ModeDriver,
+    placement: modes.Placement,
+    request: RunRequest,
+    say,
+) -> tuple[Artifact, ...]:
+    """Put the cell's netem on the run's path; the record of what tc then holds (none: none).
+
+    Teardown removes it (`netem.REMOVE_SH`), whatever happens after this.
+    """
+    value = request.cell.netem
+    if value == netem.NONE:
+        return ()
+    say("netem")
+    device = netem.device(driver, placement)
+    shown = netem.apply(conn, device, value, request.workdir)
+    text = netem.record(device, value, shown)
+    return (write_artifact(request.artifact_dir, "netem.txt", text),)
 
 
 def _measure(
@@ -441,13 +467,14 @@ tag="$1"; port="$2"; work="$3"; label="{modes.LABEL}=$tag"
 traffic="[c]lient.py .*--port $port|[s]erver.py .*--port $port"
 {_KILL_AND_WAIT}kill_and_wait -f "[p]erf .*$tag|[f]trace $work |$traffic"
 {tracing.FTRACE_RESET}ftrace_reset "$work/{tracing.FTRACE_STATE}"
+{netem.REMOVE_SH}netem_remove "$work/{netem.MARKER}"
 {_REMOVE_LABELLED}rm -rf "$work"
 """
 
 
 def teardown(conn: Connection, request: RunRequest) -> None:
-    """Kill this run's processes, reset ftrace if its pass changed it, remove its
-    containers, networks and work directory.
+    """Kill this run's processes, reset ftrace if its pass changed it, remove its netem
+    qdisc, containers, networks and work directory.
 
     Safe to call at any point and more than once: from the run's own `finally`, and from
     the main thread on Ctrl-C, which ends the remote commands a run is waiting on.
@@ -468,6 +495,9 @@ label={modes.LABEL}
 kill_and_wait "^nm-[0-9a-f]+$"
 {tracing.FTRACE_RESET}for state in {REMOTE_WORK}/*/{tracing.FTRACE_STATE}; do
     ftrace_reset "$state"
+done
+{netem.REMOVE_SH}for marker in {REMOTE_WORK}/*/{netem.MARKER}; do
+    netem_remove "$marker"
 done
 {_REMOVE_LABELLED}rm -rf {REMOTE_WORK}
 """

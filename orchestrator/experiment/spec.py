@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from orchestrator.experiment import netem
 from orchestrator.yamlsource import Node, describe, load_yaml
 
 MODES = ("loopback", "host", "bridge", "bridge-user", "macvlan", "ipvlan-l2", "ipvlan-l3")
@@ -71,12 +72,14 @@ MAX_GRAPH_DEPTH = 100
 
 @dataclass(frozen=True)
 class Axes:
-    """The values the matrix crosses; `kernel` holds fnmatch patterns (empty: any kernel)."""
+    """The values the matrix crosses; `kernel` holds fnmatch patterns (empty: any kernel),
+    `netem` canonical netem values (empty: no netem axis, the path as it is)."""
 
     mode: tuple[str, ...]
     size: tuple[int, ...]
     proto: tuple[str, ...]
     kernel: tuple[str, ...] = ()
+    netem: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -164,8 +167,14 @@ def parse_spec(root: Node) -> Spec:
 
 
 def canonical_json(spec: Spec) -> str:
-    """The spec as canonical JSON: sorted keys, no whitespace — what `spec_hash` digests."""
-    return json.dumps(dataclasses.asdict(spec), sort_keys=True, separators=(",", ":"))
+    """The spec as canonical JSON: sorted keys, no whitespace — what `spec_hash` digests.
+
+    An absent netem axis is left out, so specs written before it keep their hash (and resume).
+    """
+    values = dataclasses.asdict(spec)
+    if not spec.axes.netem:
+        del values["axes"]["netem"]
+    return json.dumps(values, sort_keys=True, separators=(",", ":"))
 
 
 def spec_hash(spec: Spec) -> str:
@@ -174,7 +183,7 @@ def spec_hash(spec: Spec) -> str:
 
 
 def _axes(node: Node) -> Axes:
-    fields = node.mapping(required=("mode", "size", "proto"), optional=("kernel",))
+    fields = node.mapping(required=("mode", "size", "proto"), optional=("kernel", "netem"))
     modes = tuple(item.choice(MODES, "mode") for item in fields["mode"].sequence(unique=True))
     protos = tuple(
         item.choice(PROTOS, "protocol") for item in fields["proto"].sequence(unique=True)
@@ -195,7 +204,27 @@ def _axes(node: Node) -> Axes:
                 f"{pattern!r} is not a kernel release pattern (like 6.1.* or 5.15.0-91-generic)"
             )
         kernels.append(pattern)
-    return Axes(mode=modes, size=tuple(sizes), proto=protos, kernel=tuple(kernels))
+    return Axes(
+        mode=modes,
+        size=tuple(sizes),
+        proto=protos,
+        kernel=tuple(kernels),
+        netem=_netem(fields["netem"]) if "netem" in fields else (),
+    )
+
+
+def _netem(node: Node) -> tuple[str, ...]:
+    """Distinct netem values of the accepted grammar (`netem.GRAMMAR`), canonical."""
+    values: list[str] = []
+    for item in node.sequence(unique=True):
+        try:
+            value = netem.parse(item.string())
+        except netem.NetemError as error:
+            raise item.error(str(error)) from None
+        if value in values:
+            raise item.error(f"{value!r} is listed twice")
+        values.append(value)
+    return tuple(values)
 
 
 def _trace(node: Node) -> Trace:

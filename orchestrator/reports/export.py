@@ -41,6 +41,7 @@ RUN_FIELDS = (
     "mode",
     "size",
     "proto",
+    "netem",
     "host",
     "kernel",
     "repetition",

@@ -26,6 +26,7 @@ RUN_COLUMNS = (
     "mode",
     "size",
     "proto",
+    "netem",
     "repetition",
     "status",
     "mbps",

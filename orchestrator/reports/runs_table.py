@@ -45,6 +45,7 @@ PRIORITY = (
     "mbps_traced",
     "error",
     "proto",
+    "netem",
     "events",
     "lost_events",
     "messages",

@@ -25,7 +25,7 @@ from orchestrator.db.models import RunStatus
 from orchestrator.db.repository import RunValues
 from orchestrator.errors import NetmatrixError
 
-AXES = ("mode", "size", "proto", "host", "kernel")
+AXES = ("mode", "size", "proto", "host", "kernel", "netem")
 MODE = "mode"
 LEVEL = 0.95
 
@@ -45,6 +45,7 @@ METRICS: Mapping[str, MetricChoice] = MappingProxyType(
         "mbps": MetricChoice("Throughput", "Mbit/s", names.MBPS),
         "mbps_traced": MetricChoice("Throughput while tracing", "Mbit/s", names.MBPS_TRACED),
         "msgs": MetricChoice("Message rate", "messages/s", names.MSGS_PER_S),
+        "p50": MetricChoice("Median latency", "µs", "latency_p50/plain"),
         "p99": MetricChoice("99th percentile latency", "µs", "latency_p99/plain"),
         "probe": MetricChoice(
             "Throughput while tracing / without", "ratio", names.MBPS_TRACED, names.MBPS

@@ -215,6 +215,7 @@ NAME_RULE = "may hold only letters, digits, '.', '_' and '-'"
 HOST_RULE = "a matrix host name " + NAME_RULE
 EVENT_RULE = "is not a perf event (no spaces or shell characters allowed)"
 KERNEL_RULE = "is not a kernel release pattern"
+NETEM_AXES = "mode: [host], size: [64], proto: [tcp], netem: ['{}']"
 TABLE_FORMATS = "--format must be one of table, markdown, csv, latex, not 'html'"
 
 CASES: dict[str, Case] = {
@@ -343,6 +344,46 @@ CASES: dict[str, Case] = {
         lambda s: _spec_text(f"trace: {{perf: {{call_graph: 'fp;{s.touch}'}}}}\n"),
         "4:28: trace.perf.call_graph: ",
         "is not a known call graph",
+    ),
+    # The netem axis: tc-netem's grammar, the subset netmatrix accepts (experiment/netem.py).
+    **{
+        f"spec-netem-{kind}": _spec(
+            lambda s, value=value: _spec_text("", NETEM_AXES.format(value(s))),
+            "3:56: axes.netem[0]: ",
+            what,
+        )
+        for kind, value, what in (
+            ("unknown-word", lambda s: "delay 5ms corrupt 1%", "unknown word 'corrupt'"),
+            ("bad-time-unit", lambda s: "delay 5min", "delay needs a TIME like 5ms"),
+            ("space-in-time", lambda s: "delay 5 ms", "delay needs a TIME like 5ms"),
+            ("bad-rate-unit", lambda s: "rate 100mbps", "rate needs a RATE like 100mbit"),
+            ("zero-rate", lambda s: "rate 0mbit", "rate needs a RATE like 100mbit"),
+            ("loss-without-percent", lambda s: "loss 0.1", "loss needs a percentage"),
+            ("loss-huge", lambda s: "loss 150%", "loss needs a percentage like 0.1% (0..100)"),
+            ("delay-huge", lambda s: "delay 11s", "delay and jitter exceed 10 s"),
+            ("twice", lambda s: "delay 5ms loss 1% delay 6ms", "delay is given twice"),
+            ("none-and-more", lambda s: "none delay 5ms", "unknown word 'none'"),
+            ("empty", lambda s: " ", "must not be empty"),
+            *(
+                (kind, lambda s, inject=inject: f"delay 5ms {inject(s)}", "unknown word")
+                for kind, inject in SHELL.items()
+            ),
+        )
+    },
+    "spec-netem-listed-twice": _spec(
+        lambda s: _spec_text("", NETEM_AXES.format("delay 5ms', 'delay  5ms")),
+        "3:69: axes.netem[1]: ",
+        "'delay 5ms' is listed twice",
+    ),
+    "spec-netem-wrong-type": _spec(
+        lambda s: _spec_text("", "mode: [host], size: [64], proto: [tcp], netem: [5]"),
+        "3:56: axes.netem[0]: ",
+        "expected a string, got 5",
+    ),
+    "spec-netem-empty-axis": _spec(
+        lambda s: _spec_text("", "mode: [host], size: [64], proto: [tcp], netem: []"),
+        "3:55: axes.netem: ",
+        "must not be empty",
     ),
     # Inventories through `invoke inventory --list`: YAML/INI syntax, cycles, types, bytes.
     **{

@@ -154,10 +154,12 @@ def import_campaign(db: Database, dump: CampaignDump, *, keep_both: bool = False
                 cell = cells[run.cell] = Cell(campaign_id=campaign.id, key=run.cell, **wanted)
                 session.add(cell)
                 session.flush()
-            elif any(getattr(cell, name) != value for name, value in wanted.items()):
+            elif differ := [name for name, value in wanted.items() if getattr(cell, name) != value]:
+                theirs = ", ".join(f"{name} {wanted[name]}" for name in differ)
+                ours = ", ".join(str(getattr(cell, name)) for name in differ)
                 problems.append(
-                    f"cell {run.cell} of campaign {info.name}: kernel {run.cell_kernel} to "
-                    f"import, {cell.kernel} here (run {run.global_id} not imported)"
+                    f"cell {run.cell} of campaign {info.name}: {theirs} to "
+                    f"import, {ours} here (run {run.global_id} not imported)"
                 )
                 continue
             if run.snapshot not in snapshot_ids:

@@ -127,13 +127,22 @@ def get_or_create_cell(
     proto: str,
     host: str,
     kernel: str,
+    *,
+    netem: str = "none",
 ) -> CellRef:
     """The cell `key` of the campaign, created on first use.
 
     A stored cell whose attributes differ (the host now runs another kernel) is refused:
     resuming it would mix runs of two kernels under one key.
     """
-    wanted = {"mode": mode, "size": size, "proto": proto, "host": host, "kernel": kernel}
+    wanted = {
+        "mode": mode,
+        "size": size,
+        "proto": proto,
+        "host": host,
+        "kernel": kernel,
+        "netem": netem,
+    }
     with db.transaction() as session:
         cell = find_or_add(
             session,

@@ -48,6 +48,7 @@ def runs_rows(db: Database, campaign: CampaignRef | None = None) -> list[RunRow]
             Cell.mode,
             Cell.size,
             Cell.proto,
+            Cell.netem,
             Run.repetition,
             Run.status,
             metric_value(MBPS).label("mbps"),
@@ -75,7 +76,7 @@ def current_run_values(db: Database, campaign: CampaignRef) -> list[RunValues]:
             Run.id.label("pk"),
             Run.global_id.label("run_id"),
             Cell.key.label("cell"),
-            *(getattr(Cell, name) for name in ("mode", "size", "proto", "host")),
+            *(getattr(Cell, name) for name in ("mode", "size", "proto", "host", "netem")),
             *(getattr(Run, name) for name in ("kernel", "repetition", "status", "error")),
         )
         .join(Cell, Run.cell_id == Cell.id)

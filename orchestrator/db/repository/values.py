@@ -49,6 +49,8 @@ class RunRow:
     mode: str
     size: int
     proto: str
+    netem: str
+    """The cell's netem value (`none`: the path as it is)."""
     repetition: int
     status: str
     mbps: float | None
@@ -102,6 +104,7 @@ class RunValues:
     status: str
     error: str | None
     metrics: Mapping[str, float]
+    netem: str = "none"
 
 
 @dataclass(frozen=True)
@@ -159,6 +162,8 @@ class RunRecord:
     artifacts: tuple[ArtifactEntry, ...]
     ftrace: tuple[Mapping[str, Any], ...] = ()
     """The run's ftrace_function rows (without run_id), by function."""
+    netem: str = "none"
+    """The cell's netem value (exports made before the netem axis have none)."""
 
 
 # The columns a merge copies as they are, from a run and its cell.
@@ -177,7 +182,7 @@ RUN_FIELDS = (
 )
 
 
-CELL_FIELDS = ("mode", "size", "proto", "host")
+CELL_FIELDS = ("mode", "size", "proto", "host", "netem")
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ TABLES = {*Base.metadata.tables, "alembic_version"}
 def test_opening_a_new_database_creates_the_schema(tmp_path: Path):
     with open_database(f"sqlite:///{tmp_path / 'new.db'}") as db:
         assert set(inspect(db.engine).get_table_names()) == TABLES
-        assert migrate.current_revision(db.engine) == migrate.head_revision() == "0002"
+        assert migrate.current_revision(db.engine) == migrate.head_revision() == "0003"
 
 
 def test_upgrade_again_changes_nothing(db: Database, campaign: CampaignRef):
@@ -26,7 +26,7 @@ def test_upgrade_again_changes_nothing(db: Database, campaign: CampaignRef):
         command.upgrade(migrate.alembic_config(connection), "head")
     migrate.upgrade(db.engine)
 
-    assert migrate.current_revision(db.engine) == "0002"
+    assert migrate.current_revision(db.engine) == "0003"
     assert repository.find_campaign(db) == campaign
 
 
@@ -50,4 +50,4 @@ def test_the_alembic_command_line_migrates_netmatrix_db(
     command.check(config)  # raises when the models hold changes no revision has
 
     with open_database(read_only=True) as db:
-        assert migrate.current_revision(db.engine) == "0002"
+        assert migrate.current_revision(db.engine) == "0003"

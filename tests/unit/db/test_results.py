@@ -38,6 +38,7 @@ def test_runs_rows_one_row_per_run_with_its_numbers(
         "mode": "bridge",
         "size": 1400,
         "proto": "tcp",
+        "netem": "none",
     }
     assert repository.runs_rows(db, campaign) == [
         RunRow(

@@ -35,12 +35,27 @@ def test_the_migrated_database_has_the_models_constraints_too(db: Database):
 
 
 def schema(engine: Engine) -> dict[str, list[str]]:
-    """Each table's and index's DDL as sorted lines: constraint order does not matter."""
+    """Each table's and index's DDL as sorted items: constraint order does not matter, nor
+    that SQLite writes a column `ALTER TABLE … ADD COLUMN` added on its predecessor's line."""
     with engine.connect() as connection:
         rows = connection.exec_driver_sql(
             "SELECT name, sql FROM sqlite_master WHERE sql NOTNULL AND name != 'alembic_version'"
         )
-        return {name: sorted(line.strip(" \t,") for line in sql.splitlines()) for name, sql in rows}
+        return {name: sorted(definitions(sql)) for name, sql in rows}
+
+
+def definitions(sql: str) -> list[str]:
+    """The lines of a DDL statement, a table's also split at the commas between its columns."""
+    if sql.startswith("CREATE TABLE"):
+        depth, pieces = 0, [""]
+        for char in sql:
+            depth += {"(": 1, ")": -1}.get(char, 0)
+            pieces[-1] += char
+            if char == "\n" or (char == "," and depth == 1):
+                pieces.append("")
+    else:
+        pieces = sql.splitlines()
+    return [piece.strip(" \t\n,") for piece in pieces if piece.strip(" \t\n,")]
 
 
 def test_run_status_is_checked(db: Database, campaign: CampaignRef, snapshot: SnapshotRef):

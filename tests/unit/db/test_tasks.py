@@ -20,7 +20,7 @@ def test_upgrade_creates_the_database_netmatrix_db_names(
 
     db_tasks.upgrade(Context())
 
-    assert capsys.readouterr().out == f"sqlite:///{tmp_path}/lab.db: schema at revision 0002\n"
+    assert capsys.readouterr().out == f"sqlite:///{tmp_path}/lab.db: schema at revision 0003\n"
     assert (tmp_path / "lab.db").is_file()
 
 

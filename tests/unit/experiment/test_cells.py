@@ -113,7 +113,10 @@ def test_selector_parses_known_keys() -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("mode=bridge,colour=red", "unknown key 'colour' (known: mode, size, proto, host, kernel)"),
+        (
+            "mode=bridge,colour=red",
+            "unknown key 'colour' (known: mode, size, proto, host, kernel, netem)",
+        ),
         ("mode=bridge,size", "'size' is not key=value"),
         ("", "'' is not key=value"),
         ("mode=bridge,mode=host", "mode is given twice"),

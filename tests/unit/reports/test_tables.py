@@ -231,7 +231,7 @@ def test_an_empty_campaign_is_a_user_error(lab: Lab):
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
-        ({"metric": "gbps"}, "--metric must be one of mbps, mbps_traced, msgs, p99, probe"),
+        ({"metric": "gbps"}, "--metric must be one of mbps, mbps_traced, msgs, p50, p99, probe"),
         ({"rows": "colour"}, "--rows must be one of mode, size, proto, host, kernel"),
         ({"rows": "size", "cols": "size"}, "must name different axes"),
         ({"metric": "probe", "baseline": "loopback"}, "--baseline does not apply"),

@@ -24,7 +24,7 @@ def test_table_prints_the_format_asked_for(paper: Lab, capsys):
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (("--metric", "gbps"), "--metric must be one of mbps, mbps_traced, msgs, p99, probe"),
+        (("--metric", "gbps"), "--metric must be one of mbps, mbps_traced, msgs, p50, p99, probe"),
         (("--format", "html"), "--format must be one of table, markdown, csv, latex"),
         (("--campaign", "nope"), "no campaign named nope; the database has: paper"),
         (("--baseline", "ipvlan-l3"), "--baseline ipvlan-l3 is not a mode of campaign paper"),
