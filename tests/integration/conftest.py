@@ -33,9 +33,17 @@ HERE = Path(__file__).parent
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark integration tests; run the tests on the VM lab last, in their order. Emulated VMs
+    take CPU even idle, so they must not boot for one early test and run beside the rest."""
     for item in items:
         if HERE in Path(item.path).parents:
             item.add_marker(pytest.mark.integration)
+    items.sort(key=_uses_vms)  # stable: False (no VMs) first
+
+
+def _uses_vms(item: pytest.Item) -> bool:
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    return "vm_lab" in getattr(item, "fixturenames", ()) or "vm_lab" in params.values()
 
 
 @pytest.hookimpl(hookwrapper=True)
